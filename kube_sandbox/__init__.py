@@ -1,0 +1,7 @@
+"""An in-process Kubernetes API server with real semantics, for tests, `ebb demo` and `ebb sandbox`.
+
+It serves discovery, built-in resources, CRD-defined resources with status and scale subresources,
+resourceVersion-based optimistic concurrency, watches with resume and bookmarks, finalizers, garbage
+collection, a toy kubelet/controller-manager and fault injection. It imports nothing of Ebb's: clients
+reach it only over HTTP, exactly as they reach a real cluster.
+"""

@@ -1,0 +1,5 @@
+import sys
+
+from scaler import cli
+
+sys.exit(cli.main())

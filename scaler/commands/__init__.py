@@ -1,0 +1,1 @@
+"""One module per `ebb` subcommand: argument wiring and output formatting only; the work lives elsewhere."""
