@@ -46,6 +46,7 @@ import golem
 DUMMY_VALUE = -1.0
 
 _GOLEM_PREFIX = re.compile(r'^(golem: |(eval|parse) error in "(?:[^"\\]|\\.)*": |(eval|parse) error: )+')
+_DID_YOU_MEAN = re.compile(r' \(did you mean "[^"]*"\?\)')
 # golem's own wording for these, rephrased for a ScaledObject author.
 _REPHRASE = {
     "result is NaN or Inf, which JSON cannot encode": "the result is not a finite number (a division by zero?)",
@@ -165,5 +166,6 @@ def _as_number(source: str, result: object) -> float | None:
 def _clean(exc: BaseException) -> str:
     """golem's message without its prefixes and source excerpt: the first line, as a user reads it."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    cleaned = _GOLEM_PREFIX.sub("", first).strip()
+    # golem's "did you mean" pick varies between runs (Go map order); the caller lists the names anyway.
+    cleaned = _DID_YOU_MEAN.sub("", _GOLEM_PREFIX.sub("", first)).strip()
     return _REPHRASE.get(cleaned, cleaned)
