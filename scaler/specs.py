@@ -18,6 +18,7 @@ ScaledObject or HPA on the same workload, the workload's containers): see `scale
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import math
 import re
@@ -392,7 +393,15 @@ class _Collector:
     def unknown_fields(self, body: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
         for key in body:
             if key not in allowed:
-                self.error(_join(path, str(key)), "unknown field (kubectl apply rejects unknown fields)")
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = (
+                    f"; did you mean {close[0]}?"
+                    if close
+                    else f"; expected one of {', '.join(sorted(allowed))}"
+                )
+                self.error(
+                    _join(path, str(key)), f"unknown field (kubectl apply rejects unknown fields){hint}"
+                )
 
     def string(
         self, body: Mapping[str, Any], key: str, path: str, *, required: bool = False, non_empty: bool = False

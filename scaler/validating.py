@@ -302,8 +302,8 @@ def _secrets(
                         problems.Problem(
                             ref,
                             f"data.{key}",
-                            "is not base64-encoded UTF-8 text (use stringData for plain values); "
-                            "Ebb treats this key as missing",
+                            "is not base64-encoded UTF-8 text, which the API server rejects (use stringData "
+                            "for plain values); Ebb treats this key as missing",
                             problems.Severity.WARNING,
                         )
                     )
