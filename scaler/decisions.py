@@ -631,7 +631,8 @@ def decide(
         "KEDAMetricSourceFailed" if spec.advanced.scaling_modifiers is not None else "KEDAScalerFailed"
     )
     for outcome in ev.outcomes:
-        if outcome.error is not None and outcome.reading is not None and outcome.reading.error is not None:
+        # Every scaler failure is reported, also when fallback stands in for it.
+        if outcome.reading is not None and outcome.reading.error is not None:
             events.append(Event("Warning", failure_reason, outcome.reading.error))
     if ev.fallback_engaged and not state.fallback_engaged:
         events.append(Event("Normal", "ScaledObjectFallbackActivated", "ScaledObject fallback is active"))
