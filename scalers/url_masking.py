@@ -1,0 +1,54 @@
+"""Masking of credentials in text a scaler shows: URLs with `user:pass@` and known secret values.
+
+KEDA's RabbitMQ scaler rewrites every `name:secret@` in an error message to `user:password@`; Ebb does
+the same and then also blanks any known secret value (raw or percent-encoded) that is still left, so a
+password never reaches a log, a status or a metric, whatever shape the underlying library gave it.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable
+
+# The same shape KEDA masks: no space, slash or colon in the user; no slash or colon in the password.
+_USERINFO = re.compile(r"([^ /:]+):([^/:]+)@")
+MASKED_USERINFO = "user:password@"
+REDACTED = "[redacted]"
+
+
+def mask_userinfo(text: str) -> str:
+    """Replace every `user:pass@` with `user:password@`, as KEDA does."""
+    return _USERINFO.sub(MASKED_USERINFO, text)
+
+
+def _forms(secret: str) -> set[str]:
+    return {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret, safe=""),
+        urllib.parse.quote(secret),
+    }
+
+
+def mask(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`mask_userinfo`, then every remaining occurrence of a secret (in any URL encoding) redacted."""
+    masked = mask_userinfo(text)
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= _forms(secret)
+    # Longest first, so a secret that contains another is replaced whole.
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            masked = masked.replace(form, REDACTED)
+    return masked
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with any `user[:pass]@` removed (for sharing keys and messages)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
