@@ -510,9 +510,9 @@ def _object_ref(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
-def _peek_name(body: Mapping[str, Any]) -> tuple[str, str | None]:
+def _peek_name(body: object) -> tuple[str, str | None]:
     """Name and namespace as written, for naming the object before it is validated."""
-    meta = body.get("metadata")
+    meta = body.get("metadata") if isinstance(body, Mapping) else None
     if not isinstance(meta, Mapping):
         return "<unnamed>", None
     name = meta.get("name")
@@ -1117,7 +1117,7 @@ def check_trigger_authentication(
     raw_kind = body.get("kind") if isinstance(body, Mapping) else None
     kind_name = raw_kind if raw_kind in kinds else AuthKind.TRIGGER_AUTHENTICATION.value
     namespaced = kind_name == AuthKind.TRIGGER_AUTHENTICATION.value
-    name, namespace = _peek_name(body) if isinstance(body, Mapping) else ("<unnamed>", None)
+    name, namespace = _peek_name(body)
     c = _Collector(
         _object_ref(str(kind_name), (namespace or default_namespace) if namespaced else None, name)
     )
