@@ -53,15 +53,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_checker() -> validating.TriggerChecker | None:
-    """The scalers' trigger checker, when `scalers.checking` exists and provides `CHECKER`."""
+    """The scalers' trigger checker, when `scalers.checking` exists and provides `CHECKER`.
+
+    A checker module that exists but fails to import does not stop validation: the objects are still
+    checked, and stderr says that trigger parameters were not.
+    """
     try:
         module = importlib.import_module(CHECKER_MODULE)
     except ModuleNotFoundError as error:
-        if error.name in (CHECKER_MODULE, "scalers"):
-            return None
-        raise
+        if error.name is not None and (CHECKER_MODULE + ".").startswith(error.name + "."):
+            return None  # not written yet (or not installed): object-level checks only
+        _say_not_checked(error)
+        return None
+    except Exception as error:  # a broken plugin must not break `ebb validate`
+        _say_not_checked(error)
+        return None
     checker: validating.TriggerChecker | None = getattr(module, "CHECKER", None)
     return checker
+
+
+def _say_not_checked(error: Exception) -> None:
+    print(
+        f"warning: trigger parameters not checked: {CHECKER_MODULE} failed to import "
+        f"({type(error).__name__}: {error})",
+        file=sys.stderr,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
