@@ -205,6 +205,10 @@ def validate(
             found.extend(_cross_checks(spec, document.source, accepted, world))
             if trigger_checker is not None:
                 found.extend(_check_triggers(spec, cluster, trigger_checker))
+            # kubectl apply keeps the last definition of a name: it replaces the earlier one.
+            accepted = [
+                (o, src) for o, src in accepted if (o.namespace, o.name) != (spec.namespace, spec.name)
+            ]
             accepted.append((spec, document.source))
         so_reports.append(_report(ref, document.source, found, spec))
     return Report(

@@ -84,6 +84,13 @@ def test_same_hpa_name_is_rejected() -> None:
     assert "already managed by ScaledObject 'orders'" in error.message
 
 
+def test_a_redefined_scaled_object_is_compared_once() -> None:
+    report = validating.validate(
+        docs(scaled_object(), scaled_object(), scaled_object({"metadata": {"name": "other"}}))
+    )
+    assert len(so_report(report, "other").errors) == 1
+
+
 def test_the_same_scaled_object_twice_is_a_warning() -> None:
     report = validating.validate(docs(scaled_object(), scaled_object()))
     assert report.valid
