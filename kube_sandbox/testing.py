@@ -1,0 +1,169 @@
+"""A handle on a running sandbox, for tests and for `ebb demo`: base URL, kubeconfig, faults, reviews.
+
+Two ways to run one:
+* `with Sandbox() as sandbox:` starts it in a background thread with its own event loop, so synchronous
+  clients (the official `kubernetes` client, kubectl in a subprocess) can call it;
+* `await sandbox.astart()` / `await sandbox.astop()` run it on the caller's running loop (kopf, aio clients).
+
+No pytest import here; the fixtures live in `tests/sandbox/conftest.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import threading
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from kube_sandbox import faults, kubelet, reviews, server
+
+DEFAULT_TOKEN = "sandbox"
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        kubelet_enabled: bool = True,
+        ready_delay: float = 0.2,
+        crds: Iterable[Mapping[str, Any]] = (),
+        history_size: int = 10_000,
+        bookmark_interval: float = 30.0,
+        seed: int | None = None,
+        port: int = 0,
+    ) -> None:
+        self.config = server.Config(
+            port=port,
+            token=token,
+            history_size=history_size,
+            bookmark_interval=bookmark_interval,
+            kubelet=kubelet.Settings(enabled=kubelet_enabled, ready_delay=ready_delay),
+            crds=[dict(c) for c in crds],
+            seed=seed,
+        )
+        self.server = server.Server(self.config)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # --- what tests use ----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def faults(self) -> faults.Faults:
+        return self.server.faults
+
+    @property
+    def reviews(self) -> reviews.Reviews:
+        return self.server.reviews
+
+    def configure_kubelet(self, *, enabled: bool | None = None, ready_delay: float | None = None) -> None:
+        self.server.configure_kubelet(enabled=enabled, ready_delay=ready_delay)
+
+    def kubeconfig(self, *, namespace: str = "default", token: str | None = None) -> dict[str, Any]:
+        return kubeconfig_for(self.base_url, token=token or self.config.token or DEFAULT_TOKEN, namespace=namespace)
+
+    def write_kubeconfig(self, path: str | os.PathLike[str], *, namespace: str = "default") -> pathlib.Path:
+        return write_kubeconfig(path, self.kubeconfig(namespace=namespace))
+
+    # --- in a background thread --------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self.start_in_thread()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop_thread()
+
+    def start_in_thread(self, timeout: float = 10.0) -> None:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        async def main() -> None:
+            self._stopping = asyncio.Event()
+            try:
+                await self.server.start()
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            await self._stopping.wait()
+            await self.server.stop()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(main())
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="kube-sandbox", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout):
+            raise RuntimeError(f"the Kubernetes API sandbox did not start within {timeout} s")
+        if failure:
+            raise RuntimeError(f"the Kubernetes API sandbox failed to start: {failure[0]}") from failure[0]
+
+    def stop_thread(self, timeout: float = 10.0) -> None:
+        loop, stopping, thread = self._loop, self._stopping, self._thread
+        if loop is None or stopping is None or thread is None:
+            return
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout)
+        self._thread = None
+        self._loop = None
+
+    # --- on the caller's loop ----------------------------------------------------------------------
+
+    async def astart(self) -> Sandbox:
+        await self.server.start()
+        return self
+
+    async def astop(self) -> None:
+        await self.server.stop()
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.astart()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.astop()
+
+
+def kubeconfig_for(base_url: str, *, token: str, namespace: str = "default", name: str = "ebb-sandbox") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": base_url}}],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
+        "current-context": name,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path: str | os.PathLike[str], config: Mapping[str, Any]) -> pathlib.Path:
+    target = pathlib.Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The file holds a bearer token: readable by its owner only.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(dict(config), handle, sort_keys=False)
+    return target
