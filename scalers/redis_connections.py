@@ -1,0 +1,573 @@
+"""What every Redis trigger type shares: the connection parameters, the shared client and the read batcher.
+
+* `ConnectionParams` declares KEDA's connection fields once (`address`/`addresses`, `host`/`hosts` +
+  `port`/`ports`, `username`, `password`, `sentinel*`, `enableTLS` xor `tls`, `unsafeSsl`, `cert`, `key`,
+  `keyPassword`, `ca`, `databaseIndex`); the list and stream parameter classes inherit it.
+* `Target` is the resolved connection (mode, addresses, credentials, TLS); `Target.key` is the sharing key
+  for `connections.SharedClients`: one client, hence one connection pool, per server, database,
+  credentials and TLS settings. Keys carry digests, never plaintext secrets.
+* `Batcher` coalesces every read asked of one client during the same event-loop turn into one pipeline
+  (`EVALSHA` for the list-length script, `XLEN`, `XPENDING` …) and fans the replies out: 1,000 triggers on
+  one Redis cost one round trip, not 1,000.
+* `Connection` is one trigger's lazy hold on a shared client: nothing is opened before the first read.
+* `masked` and `source_error` turn anything the client library raises into a `base.SourceError` whose
+  message carries no password (the values are replaced, `scheme://user:pass@` becomes `scheme://***@`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from redis import exceptions as redis_exceptions
+
+from scalers import base, connections, params
+
+# KEDA's error texts (pkg/scalers/redis_scaler.go).
+NO_ADDRESSES = "no addresses or hosts given. address should be a comma separated list of host:port or set the host/port values"
+UNEQUAL_HOSTS_AND_PORTS = (
+    "not enough hosts or ports given. number of hosts should be equal to the number of ports"
+)
+TLS_TWICE = "unable to set `tls` in both ScaledObject and TriggerAuthentication together"
+
+# How long opening a connection may take; each read is bounded by its trigger's own timeout as well.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+T = TypeVar("T")
+
+
+class Mode(str, enum.Enum):
+    """How the addresses are used: the first one (`redis`), every cluster node, or the sentinels."""
+
+    STANDALONE = "standalone"
+    CLUSTER = "cluster"
+    SENTINEL = "sentinel"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConnectionParams:
+    """KEDA's `redisConnectionInfo` plus `databaseIndex` and the TLS switches, shared by every Redis type."""
+
+    MODE: ClassVar[Mode] = Mode.STANDALONE
+
+    addresses: Sequence[str] = params.param(
+        "address",
+        aliases=["addresses"],
+        sources=params.METADATA_AUTH_ENV,
+        default=[],
+        doc="host:port of the server (comma-separated list for cluster nodes or sentinels)",
+    )
+    hosts: Sequence[str] = params.param(
+        "host",
+        aliases=["hosts"],
+        sources=params.METADATA_ENV_AUTH,
+        default=[],
+        doc="host names, paired with ports",
+    )
+    ports: Sequence[str] = params.param(
+        "port",
+        aliases=["ports"],
+        sources=params.METADATA_ENV_AUTH,
+        default=[],
+        doc="ports, paired with hosts",
+    )
+    username: str | None = params.param(
+        "username", sources=params.METADATA_ENV_AUTH, default=None, doc="ACL user name"
+    )
+    password: str | None = params.param(
+        "password", sources=params.METADATA_ENV_AUTH, default=None, secret=True, doc="password"
+    )
+    sentinel_username: str | None = params.param(
+        "sentinelUsername", sources=params.METADATA_AUTH_ENV, default=None, doc="user name for the sentinels"
+    )
+    sentinel_password: str | None = params.param(
+        "sentinelPassword",
+        sources=params.METADATA_AUTH_ENV,
+        default=None,
+        secret=True,
+        doc="password for the sentinels",
+    )
+    sentinel_master: str | None = params.param(
+        "sentinelMaster",
+        sources=params.METADATA_AUTH_ENV,
+        default=None,
+        doc="the master's name at the sentinels",
+    )
+    database_index: int = params.param("databaseIndex", default=0, doc="database number (not for cluster)")
+    enable_tls: bool | None = params.param(
+        "enableTLS", default=None, doc="use TLS (metadata; not together with the `tls` auth parameter)"
+    )
+    tls: str | None = params.param(
+        "tls",
+        sources=params.AUTH_ONLY,
+        default=None,
+        choices=["enable", "disable"],
+        doc="use TLS (auth parameter)",
+    )
+    unsafe_ssl: bool = params.param("unsafeSsl", default=False, doc="skip verifying the server certificate")
+    cert: str | None = params.param(
+        "cert",
+        aliases=["Cert"],
+        sources=params.AUTH_ONLY,
+        default=None,
+        secret=True,
+        doc="client certificate (PEM)",
+    )
+    key: str | None = params.param(
+        "key", sources=params.AUTH_ONLY, default=None, secret=True, doc="client private key (PEM)"
+    )
+    key_password: str | None = params.param(
+        "keyPassword", sources=params.AUTH_ONLY, default=None, secret=True, doc="password of the private key"
+    )
+    ca: str | None = params.param(
+        "ca",
+        sources=params.AUTH_ONLY,
+        default=None,
+        secret=True,
+        doc="CA certificate (PEM) to verify the server",
+    )
+
+    def connection_problems(self) -> list[base.ParamProblem]:
+        """KEDA's `validateRedisAddress` and `SetEnableTLS`, plus warnings for what the mode ignores."""
+        problems: list[base.ParamProblem] = []
+        if self.hosts and self.ports and len(self.hosts) != len(self.ports):
+            problems.append(base.ParamProblem("metadata.hosts", UNEQUAL_HOSTS_AND_PORTS))
+        elif not self.all_addresses:
+            problems.append(base.ParamProblem("metadata.address", NO_ADDRESSES))
+        if self.enable_tls is not None and self.tls is not None:
+            problems.append(base.ParamProblem("metadata.enableTLS", TLS_TWICE))
+        for address in self.all_addresses:
+            try:
+                split_address(address)
+            except ValueError as error:
+                problems.append(
+                    base.ParamProblem("metadata.address", f"{error}; connecting will fail", warning=True)
+                )
+        if self.MODE is Mode.CLUSTER and self.database_index != 0:
+            problems.append(
+                base.ParamProblem(
+                    "metadata.databaseIndex", "a Redis cluster has only database 0; ignored", warning=True
+                )
+            )
+        if self.MODE is Mode.SENTINEL and not self.sentinel_master:
+            problems.append(
+                base.ParamProblem(
+                    "metadata.sentinelMaster", "not set: the sentinels cannot name a master", warning=True
+                )
+            )
+        if self.MODE is Mode.STANDALONE and len(self.all_addresses) > 1:
+            problems.append(
+                base.ParamProblem(
+                    "metadata.address", "several addresses given; only the first is used", warning=True
+                )
+            )
+        return problems
+
+    @property
+    def all_addresses(self) -> list[str]:
+        """`address` entries, then `host:port` pairs (KEDA appends the pairs to the addresses)."""
+        found = [a for a in self.addresses if a]
+        if self.hosts and self.ports and len(self.hosts) == len(self.ports):
+            found.extend(join_host_port(h, p) for h, p in zip(self.hosts, self.ports, strict=True))
+        return found
+
+    @property
+    def tls_enabled(self) -> bool:
+        if self.tls is not None:
+            return self.tls == "enable"
+        return bool(self.enable_tls)
+
+    def secrets(self) -> list[str]:
+        """Every secret value this connection knows, for masking messages."""
+        return [
+            s for s in (self.password, self.sentinel_password, self.key_password, self.key, self.cert) if s
+        ]
+
+
+def join_host_port(host: str, port: str) -> str:
+    """Go's `net.JoinHostPort`: IPv6 literals get brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`; an empty host means localhost, as in Go) → (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ValueError(f'address "{masked(address, ())}" has no port (expected host:port)')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'address "{masked(address, ())}" has an invalid port (expected host:port)')
+    return host or "localhost", int(port)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tls:
+    enabled: bool = False
+    unsafe: bool = False
+    cert: str | None = None
+    key: str | None = None
+    key_password: str | None = None
+    ca: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A resolved Redis connection. `repr` hides every credential."""
+
+    mode: Mode
+    addresses: tuple[str, ...]
+    database: int = 0
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    sentinel_username: str | None = None
+    sentinel_password: str | None = dataclasses.field(default=None, repr=False)
+    sentinel_master: str | None = None
+    tls: Tls = dataclasses.field(default_factory=Tls, repr=False)
+
+    @classmethod
+    def of(cls, p: ConnectionParams) -> Target:
+        return cls(
+            mode=p.MODE,
+            addresses=tuple(p.all_addresses if p.MODE is not Mode.STANDALONE else p.all_addresses[:1]),
+            database=0 if p.MODE is Mode.CLUSTER else p.database_index,
+            username=p.username,
+            password=p.password,
+            sentinel_username=p.sentinel_username,
+            sentinel_password=p.sentinel_password,
+            sentinel_master=p.sentinel_master,
+            tls=Tls(p.tls_enabled, p.unsafe_ssl, p.cert, p.key, p.key_password, p.ca),
+        )
+
+    @property
+    def key(self) -> Hashable:
+        """The sharing key: server, database, credential digests and TLS settings, no plaintext secret."""
+        d = connections.digest
+        tls = self.tls
+        return (
+            "redis",
+            self.mode.value,
+            self.addresses,
+            self.database,
+            self.username,
+            d(self.password),
+            self.sentinel_username,
+            d(self.sentinel_password),
+            self.sentinel_master,
+            (tls.enabled, tls.unsafe, d(tls.cert), d(tls.key), d(tls.key_password), d(tls.ca)),
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        values = (self.password, self.sentinel_password, self.tls.key_password, self.tls.key, self.tls.cert)
+        return tuple(v for v in values if v)
+
+    @property
+    def where(self) -> str:
+        """For messages: which server(s), never credentials."""
+        names = ",".join(masked(a, ()) for a in self.addresses)
+        if self.mode is Mode.SENTINEL:
+            return f"redis sentinel {names} (master {self.sentinel_master or '?'})"
+        if self.mode is Mode.CLUSTER:
+            return f"redis cluster {names}"
+        return f"redis {names} db {self.database}"
+
+
+# --- masking -----------------------------------------------------------------------------------------
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def masked(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value replaced by `***` and `scheme://user:pass@` by `scheme://***@`."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+
+
+def source_error(error: BaseException, target: Target, doing: str) -> base.SourceError:
+    """A `SourceError` for a failed read, naming the server and what was asked, with secrets masked."""
+    if isinstance(error, base.SourceError):
+        return error
+    if isinstance(error, TimeoutError):
+        detail = "timed out"
+    else:
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return base.SourceError(masked(f"{target.where}: {doing}: {detail}", target.secrets))
+
+
+# --- batching ----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One Redis command for the batcher. With `script`, `args` is `("EVALSHA", sha, numkeys, …)` and a
+    NOSCRIPT reply makes the batcher load the script and send those commands again."""
+
+    args: tuple[Any, ...]
+    script: str | None = None
+
+
+def script_command(script: str, keys: Sequence[str], args: Sequence[Any] = ()) -> Command:
+    sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+    return Command(("EVALSHA", sha, len(keys), *keys, *args), script)
+
+
+class Batcher:
+    """Coalesces the commands submitted to one client during one event-loop turn into one pipeline.
+
+    `submit` queues a command and returns a future; the first submission of a turn schedules a flush with
+    `call_soon`, which runs after every task already ready in this turn has queued its own command. Each
+    flush sends one non-transactional pipeline and resolves each future with its own reply or error
+    (one bad key does not fail its neighbours). Flushes may overlap; each takes a pooled connection.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._pending: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.flushes = 0  # pipelines sent, for tests and the benchmark
+
+    def submit(self, command: Command) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((command, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    async def run(self, command: Command) -> Any:
+        return await self.submit(command)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        self.flushes += 1
+        try:
+            replies = await self._execute([command for command, _ in batch])
+        except BaseException as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(_copy(error))
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():  # the reader gave up (its timeout) before the reply came
+                continue
+            if isinstance(reply, BaseException):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def _execute(self, commands: list[Command]) -> list[Any]:
+        replies = await self._pipeline(commands)
+        missing = [i for i, r in enumerate(replies) if _is_noscript(r) and commands[i].script]
+        if missing:
+            for script in {commands[i].script for i in missing}:
+                await self._client.script_load(script)
+            again = await self._pipeline([commands[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _pipeline(self, commands: list[Command]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command.args)
+            return list(await pipe.execute(raise_on_error=False))
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            # Cancelled or failed: its waiters already have their error.
+            with contextlib.suppress(BaseException):
+                await task
+        for _, future in self._pending:
+            if not future.done():
+                future.set_exception(base.SourceError("the redis connection was closed"))
+        self._pending = []
+
+
+def _is_noscript(reply: Any) -> bool:
+    return isinstance(reply, redis_exceptions.NoScriptError)
+
+
+def _copy(error: BaseException) -> BaseException:
+    # Each waiter gets its own exception object, so tracebacks do not pile up on a shared one.
+    if isinstance(error, asyncio.CancelledError):
+        return base.SourceError("the read was cancelled")
+    try:
+        return type(error)(*error.args)
+    except Exception:
+        return error
+
+
+# --- clients -----------------------------------------------------------------------------------------
+
+
+class Handle:
+    """One shared client with its batcher, and facts learnt about the server (its major version)."""
+
+    def __init__(self, client: Any, closers: Sequence[Any], material_dir: str | None) -> None:
+        self.client = client
+        self.batcher = Batcher(client)
+        self.major_version: int | None = None
+        self._closers = closers
+        self._material_dir = material_dir
+
+    async def aclose(self) -> None:
+        await self.batcher.aclose()
+        for closer in self._closers:
+            await closer.aclose()
+        if self._material_dir is not None:
+            shutil.rmtree(self._material_dir, ignore_errors=True)
+
+
+def _tls_kwargs(tls: Tls) -> tuple[dict[str, Any], str | None]:
+    """redis-py's ssl_* arguments. Client certificate and key are PEM text in KEDA, but Python's ssl module
+    loads them only from files: they go to a private temporary directory removed when the client closes."""
+    if not tls.enabled:
+        return {}, None
+    kwargs: dict[str, Any] = {"ssl": True}
+    if tls.unsafe:
+        kwargs.update(ssl_cert_reqs="none", ssl_check_hostname=False)
+    if tls.ca:
+        kwargs["ssl_ca_data"] = tls.ca
+    material_dir = None
+    if tls.cert and tls.key:
+        material_dir = tempfile.mkdtemp(prefix="ebb-redis-tls-")
+        for name, text in (("cert.pem", tls.cert), ("key.pem", tls.key)):
+            path = os.path.join(material_dir, name)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(text)
+        kwargs.update(
+            ssl_certfile=os.path.join(material_dir, "cert.pem"),
+            ssl_keyfile=os.path.join(material_dir, "key.pem"),
+            ssl_password=tls.key_password or None,
+        )
+    return kwargs, material_dir
+
+
+def open_handle(target: Target, timeout: float = CONNECT_TIMEOUT_SECONDS) -> Handle:
+    """Create the client for `target` (no I/O yet: redis-py connects on the first command)."""
+    from redis import asyncio as redis_asyncio
+    from redis.asyncio import cluster as redis_cluster
+    from redis.asyncio import sentinel as redis_sentinel
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    addresses = [split_address(a) for a in target.addresses]
+    tls_kwargs, material_dir = _tls_kwargs(target.tls)
+    common: dict[str, Any] = {
+        "username": target.username or None,
+        "password": target.password or None,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "decode_responses": True,
+        # One quick retry on a fresh connection covers a pooled connection the server dropped (restart);
+        # longer outages are reported to the poll loop rather than waited out here.
+        "retry": Retry(NoBackoff(), 1),
+        **tls_kwargs,
+    }
+    try:
+        if target.mode is Mode.CLUSTER:
+            nodes = [redis_cluster.ClusterNode(host, port) for host, port in addresses]
+            cluster = redis_cluster.RedisCluster(startup_nodes=nodes, **common)
+            return Handle(cluster, [cluster], material_dir)
+        if target.mode is Mode.SENTINEL:
+            sentinel_kwargs: dict[str, Any] = {
+                "username": target.sentinel_username or None,
+                "password": target.sentinel_password or None,
+                "socket_connect_timeout": timeout,
+                "socket_timeout": timeout,
+                **tls_kwargs,
+            }
+            sentinel = redis_sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                addresses, sentinel_kwargs=sentinel_kwargs, **common
+            )
+            master = sentinel.master_for(target.sentinel_master or "", db=target.database)
+            return Handle(master, [master, *sentinel.sentinels], material_dir)
+        host, port = addresses[0]
+        client = redis_asyncio.Redis(host=host, port=port, db=target.database, **common)
+        return Handle(client, [client], material_dir)
+    except BaseException:
+        if material_dir is not None:
+            shutil.rmtree(material_dir, ignore_errors=True)
+        raise
+
+
+class Connection:
+    """One trigger's hold on the shared client for its target, taken on the first read, released by
+    `aclose`. The client is opened by the first trigger that needs it and closed when the last lets go."""
+
+    def __init__(self, clients: connections.SharedClients, target: Target) -> None:
+        self._clients = clients
+        self.target = target
+        self._lease: connections.Lease[Handle] | None = None
+
+    async def handle(self) -> Handle:
+        if self._lease is None:
+            target = self.target
+
+            async def open_client() -> Handle:
+                return open_handle(target)
+
+            async def close_client(handle: Handle) -> None:
+                await handle.aclose()
+
+            try:
+                self._lease = await self._clients.acquire(target.key, open_client, close_client)
+            except base.ScalerError:
+                raise
+            except Exception as error:
+                raise source_error(error, target, "opening the connection") from None
+        return self._lease.client
+
+    async def call(self, use: Callable[[Handle], Awaitable[T]], doing: str, seconds: float) -> T:
+        """`use(handle)` within `seconds`; any failure becomes a masked `base.SourceError`."""
+        try:
+            async with asyncio.timeout(seconds):
+                return await use(await self.handle())
+        except base.ScalerError:
+            raise
+        except TimeoutError:
+            raise base.SourceError(
+                masked(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
+            ) from None
+        except Exception as error:
+            raise source_error(error, self.target, doing) from None
+
+    async def run(self, command: Command, doing: str, seconds: float) -> Any:
+        """Send `command` through the shared batcher and wait at most `seconds` for its reply."""
+
+        async def send(handle: Handle) -> Any:
+            return await handle.batcher.run(command)
+
+        return await self.call(send, doing, seconds)
+
+    async def aclose(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.release()
