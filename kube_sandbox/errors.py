@@ -206,5 +206,4 @@ def unprocessable_patch(detail: str) -> ApiError:
         422,
         Reason.INVALID,
         f"the server rejected our request due to an error in our request: {detail}",
-        causes=[FieldError(CauseType.INVALID, "", detail)],
     )

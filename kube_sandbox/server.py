@@ -25,6 +25,7 @@ from kube_sandbox import (
     errors,
     faults,
     kubelet,
+    openapi,
     resources,
     reviews,
     selectors,
@@ -268,17 +269,27 @@ class Server:
             return _json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2",
                                              "/readyz", "/version"]})
         if segments[0] == "openapi":
-            return self._openapi(segments)
+            return self._openapi(request, segments)
         if segments[0] == "sandbox":
             return await self._control(request, segments[1:])
         if segments[0] in ("api", "apis"):
             return await self._api(request, segments)
         raise errors.unknown_path()
 
-    def _openapi(self, segments: list[str]) -> web.Response:
+    def _openapi(self, request: web.Request, segments: list[str]) -> web.Response:
         if segments[1:] == ["v2"]:
+            if "protobuf" in request.headers.get("Accept", "") and "json" not in request.headers.get("Accept", ""):
+                raise errors.ApiError(406, errors.Reason.NOT_ACCEPTABLE, "only application/json is served")
             return _json_response({"swagger": "2.0", "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
                                    "paths": {}, "definitions": {}})
+        if segments[1:] == ["v3"]:
+            return _json_response(openapi.root(self.cluster.registry))
+        if segments[1] == "v3" and len(segments) in (4, 5):
+            rest = segments[2:]
+            group, version = ("", rest[1]) if rest[0] == "api" else (rest[1], rest[2] if len(rest) > 2 else "")
+            doc = openapi.group_version(self.cluster.registry, group, version)
+            if doc is not None:
+                return _json_response(doc)
         raise errors.unknown_path()
 
     async def _api(self, request: web.Request, segments: list[str]) -> web.StreamResponse:
