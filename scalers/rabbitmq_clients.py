@@ -137,11 +137,13 @@ class ManagementClient(_Leased):
 
     async def get_json(self, url: str) -> object:
         session: aiohttp.ClientSession = await self._client()
-        auth = aiohttp.BasicAuth(self._username, self._password or "") if self._username is not None else None
+        headers = {}
+        if self._username is not None:
+            headers["Authorization"] = aiohttp.encode_basic_auth(self._username, self._password or "")
         try:
             async with session.get(
                 yarl.URL(url, encoded=True),
-                auth=auth,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,
             ) as response:
