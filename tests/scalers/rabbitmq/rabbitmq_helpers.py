@@ -63,7 +63,9 @@ def build(
 ) -> base.Scaler:
     trigger = inputs(metadata, auth, index=index)
     parsed = params.parse(rabbitmq_queues.RabbitMQParams, trigger).value
-    return rabbitmq_queues.RABBITMQ.build(parsed, trigger, base.BuildContext(clients=pool, clock=time.monotonic))
+    return rabbitmq_queues.RABBITMQ.build(
+        parsed, trigger, base.BuildContext(clients=pool, clock=time.monotonic)
+    )
 
 
 async def publish(amqp_url: str, queue: str, count: int, *, declare: bool = True) -> None:
@@ -77,15 +79,15 @@ async def publish(amqp_url: str, queue: str, count: int, *, declare: bool = True
 
 
 async def eventually(
-    read: Callable[[], Awaitable[Any]], accept: Callable[[Any], bool], *, timeout: float = 20.0
+    read: Callable[[], Awaitable[Any]], accept: Callable[[Any], bool], *, within: float = 20.0
 ) -> Any:
     """Poll `read` until `accept` holds (management statistics refresh about every second)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: Any = None
     while True:
         last = await read()
         if accept(last):
             return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"no acceptable reading within {timeout} s; last: {last!r}")
+            raise AssertionError(f"no acceptable reading within {within} s; last: {last!r}")
         await asyncio.sleep(0.25)

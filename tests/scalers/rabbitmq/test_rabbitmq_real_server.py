@@ -33,7 +33,9 @@ async def pool() -> AsyncIterator[connections.SharedClients]:
     await clients.aclose()
 
 
-async def read_once(metadata: dict[str, str], pool: connections.SharedClients, auth: dict[str, str] | None = None) -> base.Reading:
+async def read_once(
+    metadata: dict[str, str], pool: connections.SharedClients, auth: dict[str, str] | None = None
+) -> base.Reading:
     scaler = h.build(metadata, pool, auth)
     try:
         return await scaler.read()
@@ -63,7 +65,9 @@ async def test_queue_length_over_http(rabbitmq_server: Any, pool: connections.Sh
 async def test_empty_queue_is_inactive(rabbitmq_server: Any, pool: connections.SharedClients) -> None:
     queue = unique("empty")
     await h.publish(rabbitmq_server.amqp_url, queue, 0)
-    assert await read_once({"queueName": queue, "host": rabbitmq_server.amqp_url}, pool) == base.Reading(0, False)
+    assert await read_once({"queueName": queue, "host": rabbitmq_server.amqp_url}, pool) == base.Reading(
+        0, False
+    )
 
 
 @contextlib.asynccontextmanager
@@ -95,10 +99,14 @@ async def test_exclude_unacknowledged(rabbitmq_server: Any, pool: connections.Sh
             await both.aclose()
             await ready.aclose()
         # A passive declare over AMQP counts ready messages only (broker semantics).
-        assert await read_once({"queueName": queue, "host": rabbitmq_server.amqp_url}, pool) == base.Reading(7, True)
+        assert await read_once({"queueName": queue, "host": rabbitmq_server.amqp_url}, pool) == base.Reading(
+            7, True
+        )
 
 
-async def test_message_rate_under_steady_publish(rabbitmq_server: Any, pool: connections.SharedClients) -> None:
+async def test_message_rate_under_steady_publish(
+    rabbitmq_server: Any, pool: connections.SharedClients
+) -> None:
     queue = unique("rate")
     await h.publish(rabbitmq_server.amqp_url, queue, 0)
     stop = asyncio.Event()
@@ -113,10 +121,11 @@ async def test_message_rate_under_steady_publish(rabbitmq_server: Any, pool: con
 
     publisher = asyncio.create_task(publish_steadily())
     scaler = h.build(
-        {"queueName": queue, "host": rabbitmq_server.management_url, "mode": "MessageRate", "value": "100"}, pool
+        {"queueName": queue, "host": rabbitmq_server.management_url, "mode": "MessageRate", "value": "100"},
+        pool,
     )
     try:
-        reading = await h.eventually(scaler.read, lambda r: r.value > 10, timeout=30)
+        reading = await h.eventually(scaler.read, lambda r: r.value > 10, within=30)
     finally:
         stop.set()
         await publisher
@@ -139,11 +148,18 @@ async def test_regex_over_several_queues(rabbitmq_server: Any, pool: connections
             await scaler.aclose()
 
 
-async def test_regex_matching_more_than_a_page_is_an_error(rabbitmq_server: Any, pool: connections.SharedClients) -> None:
+async def test_regex_matching_more_than_a_page_is_an_error(
+    rabbitmq_server: Any, pool: connections.SharedClients
+) -> None:
     prefix = unique("page")
     for suffix in "abc":
         await h.publish(rabbitmq_server.amqp_url, f"{prefix}-{suffix}", 1)
-    meta = {"queueName": f"^{prefix}-", "host": rabbitmq_server.management_url, "useRegex": "true", "pageSize": "2"}
+    meta = {
+        "queueName": f"^{prefix}-",
+        "host": rabbitmq_server.management_url,
+        "useRegex": "true",
+        "pageSize": "2",
+    }
     with pytest.raises(base.SourceError, match="regex matches more queues than can be recovered at once"):
         await read_once(meta, pool)
     # The same pattern fits one page of 3.
@@ -159,7 +175,10 @@ async def test_vhost_name_over_both_protocols(rabbitmq_server: Any, pool: connec
     quoted = urllib.parse.quote(vhost, safe="")
     assert rabbitmq_server.management(f"vhosts/{quoted}", method="PUT", body={})[0] in (201, 204)
     permissions = {"configure": ".*", "write": ".*", "read": ".*"}
-    assert rabbitmq_server.management(f"permissions/{quoted}/guest", method="PUT", body=permissions)[0] in (201, 204)
+    assert rabbitmq_server.management(f"permissions/{quoted}/guest", method="PUT", body=permissions)[0] in (
+        201,
+        204,
+    )
     queue = unique("inside")
     await h.publish(rabbitmq_server.amqp_url.rstrip("/") + "/" + quoted, queue, 4)
     amqp = {"queueName": queue, "host": rabbitmq_server.amqp_url, "vhostName": vhost}
@@ -174,7 +193,9 @@ async def test_vhost_name_over_both_protocols(rabbitmq_server: Any, pool: connec
         await read_once({"queueName": queue, "host": rabbitmq_server.amqp_url}, pool)
 
 
-async def test_credentials_from_trigger_authentication(rabbitmq_server: Any, pool: connections.SharedClients) -> None:
+async def test_credentials_from_trigger_authentication(
+    rabbitmq_server: Any, pool: connections.SharedClients
+) -> None:
     queue = unique("auth")
     await h.publish(rabbitmq_server.amqp_url, queue, 2)
     anonymous_amqp = f"amqp://127.0.0.1:{rabbitmq_server.amqp_port}/"
@@ -188,11 +209,16 @@ async def test_credentials_from_trigger_authentication(rabbitmq_server: Any, poo
         await scaler.aclose()
 
 
-async def test_triggers_share_one_connection_per_server(rabbitmq_server: Any, pool: connections.SharedClients) -> None:
+async def test_triggers_share_one_connection_per_server(
+    rabbitmq_server: Any, pool: connections.SharedClients
+) -> None:
     queues = [unique("shared") for _ in range(3)]
     for index, queue in enumerate(queues):
         await h.publish(rabbitmq_server.amqp_url, queue, index + 1)
-    amqp = [h.build({"queueName": q, "host": rabbitmq_server.amqp_url}, pool, index=i) for i, q in enumerate(queues)]
+    amqp = [
+        h.build({"queueName": q, "host": rabbitmq_server.amqp_url}, pool, index=i)
+        for i, q in enumerate(queues)
+    ]
     http = [h.build({"queueName": q, "host": rabbitmq_server.management_url}, pool) for q in queues]
     readings = await asyncio.gather(*(s.read() for s in amqp + http))
     assert [r.value for r in readings[:3]] == [1, 2, 3]
@@ -206,7 +232,9 @@ async def test_triggers_share_one_connection_per_server(rabbitmq_server: Any, po
 
 
 @pytest.mark.parametrize("protocol", [pytest.param("amqp", id="amqp"), pytest.param("http", id="http")])
-async def test_missing_queue_is_a_source_error(rabbitmq_server: Any, pool: connections.SharedClients, protocol: str) -> None:
+async def test_missing_queue_is_a_source_error(
+    rabbitmq_server: Any, pool: connections.SharedClients, protocol: str
+) -> None:
     host = rabbitmq_server.amqp_url if protocol == "amqp" else rabbitmq_server.management_url
     with pytest.raises(base.SourceError) as caught:
         await read_once({"queueName": unique("absent"), "host": host}, pool)
@@ -216,7 +244,9 @@ async def test_missing_queue_is_a_source_error(rabbitmq_server: Any, pool: conne
 
 
 @pytest.mark.parametrize("protocol", [pytest.param("amqp", id="amqp"), pytest.param("http", id="http")])
-async def test_wrong_password_never_shown(rabbitmq_server: Any, pool: connections.SharedClients, protocol: str) -> None:
+async def test_wrong_password_never_shown(
+    rabbitmq_server: Any, pool: connections.SharedClients, protocol: str
+) -> None:
     port = rabbitmq_server.amqp_port if protocol == "amqp" else rabbitmq_server.management_port
     host = f"{protocol}://guest:Wr0ngPassw0rd@127.0.0.1:{port}/"
     with pytest.raises(base.SourceError) as caught:

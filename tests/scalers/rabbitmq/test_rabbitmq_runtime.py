@@ -31,26 +31,74 @@ Stats = QueueStats
         pytest.param(Mode.MESSAGE_RATE, Stats(3, 3, 0, 0), 0, 0, True, id="rate-zero-but-messages-waiting"),
         pytest.param(Mode.MESSAGE_RATE, Stats(1, 1, 1, 0), 1, 1, False, id="rate-and-messages-at-activation"),
         pytest.param(Mode.DELIVER_GET_RATE, Stats(0, 0, 0, 4), 0, 4, True, id="deliver-rate"),
-        pytest.param(Mode.DELIVER_GET_RATE, Stats(10, 10, 3, 0), 0, 0, False, id="deliver-rate-ignores-backlog"),
+        pytest.param(
+            Mode.DELIVER_GET_RATE, Stats(10, 10, 3, 0), 0, 0, False, id="deliver-rate-ignores-backlog"
+        ),
         pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 0, 0), 0, 0, False, id="ratio-idle"),
-        pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 5, 0), 0, 0, True,
-                     id="ratio-publish-no-deliver-is-activation-and-active"),
-        pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 5, 0), 2, 2, True, id="ratio-no-deliver-activation-2"),
+        pytest.param(
+            Mode.PUBLISHED_TO_DELIVERED_RATIO,
+            Stats(0, 0, 5, 0),
+            0,
+            0,
+            True,
+            id="ratio-publish-no-deliver-is-activation-and-active",
+        ),
+        pytest.param(
+            Mode.PUBLISHED_TO_DELIVERED_RATIO,
+            Stats(0, 0, 5, 0),
+            2,
+            2,
+            True,
+            id="ratio-no-deliver-activation-2",
+        ),
         pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 6, 3), 0, 2, True, id="ratio-2"),
-        pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 6, 3), 2, 2, False, id="ratio-at-activation"),
-        pytest.param(Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 0, 3), 0, 0, False, id="ratio-deliver-only"),
-        pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(0, 0, 0, 0), 0, 0, False, id="eta-empty-queue"),
-        pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(0, 0, 7, 0), 4, 0, False,
-                     id="eta-empty-queue-no-deliver-is-zero"),
-        pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(10, 10, 0, 0), 0, 0, True,
-                     id="eta-backlog-no-deliver-active"),
-        pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(10, 10, 0, 0), 3, 3, True, id="eta-no-deliver-is-activation"),
+        pytest.param(
+            Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 6, 3), 2, 2, False, id="ratio-at-activation"
+        ),
+        pytest.param(
+            Mode.PUBLISHED_TO_DELIVERED_RATIO, Stats(0, 0, 0, 3), 0, 0, False, id="ratio-deliver-only"
+        ),
+        pytest.param(
+            Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(0, 0, 0, 0), 0, 0, False, id="eta-empty-queue"
+        ),
+        pytest.param(
+            Mode.EXPECTED_QUEUE_CONSUMPTION_TIME,
+            Stats(0, 0, 7, 0),
+            4,
+            0,
+            False,
+            id="eta-empty-queue-no-deliver-is-zero",
+        ),
+        pytest.param(
+            Mode.EXPECTED_QUEUE_CONSUMPTION_TIME,
+            Stats(10, 10, 0, 0),
+            0,
+            0,
+            True,
+            id="eta-backlog-no-deliver-active",
+        ),
+        pytest.param(
+            Mode.EXPECTED_QUEUE_CONSUMPTION_TIME,
+            Stats(10, 10, 0, 0),
+            3,
+            3,
+            True,
+            id="eta-no-deliver-is-activation",
+        ),
         pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(8, 8, 2, 4), 0, 1.5, True, id="eta-formula"),
-        pytest.param(Mode.EXPECTED_QUEUE_CONSUMPTION_TIME, Stats(1, 1, 0, 10), 0, 0, False,
-                     id="eta-negative-reported-as-0-inactive"),
+        pytest.param(
+            Mode.EXPECTED_QUEUE_CONSUMPTION_TIME,
+            Stats(1, 1, 0, 10),
+            0,
+            0,
+            False,
+            id="eta-negative-reported-as-0-inactive",
+        ),
     ],
 )
-def test_mode_value_and_activity(mode: Mode, stats: QueueStats, activation: float, value: float, active: bool) -> None:
+def test_mode_value_and_activity(
+    mode: Mode, stats: QueueStats, activation: float, value: float, active: bool
+) -> None:
     reading = rabbitmq_queues.evaluate(mode, stats, activation, exclude_unacknowledged=False)
     assert reading == base.Reading(value=value, active=active)
 
@@ -67,7 +115,9 @@ def test_exclude_unacknowledged_counts_ready_only(exclude: bool, value: float) -
 # --- the management JSON ---------------------------------------------------------------------------------
 
 
-def queue(messages: int, ready: int, publish: float | None = None, deliver: float | None = None) -> dict[str, Any]:
+def queue(
+    messages: int, ready: int, publish: float | None = None, deliver: float | None = None
+) -> dict[str, Any]:
     item: dict[str, Any] = {"name": "q", "messages": messages, "messages_ready": ready}
     stats: dict[str, Any] = {}
     if publish is not None:
@@ -84,7 +134,9 @@ def queue(messages: int, ready: int, publish: float | None = None, deliver: floa
     [
         pytest.param(queue(10, 7, 2.0, 1.0), Stats(10, 7, 2.0, 1.0), id="full"),
         pytest.param({"name": "q"}, Stats(), id="fresh-queue-without-stats"),
-        pytest.param({"messages": None, "message_stats": {"publish_details": {}}}, Stats(), id="nulls-are-zero"),
+        pytest.param(
+            {"messages": None, "message_stats": {"publish_details": {}}}, Stats(), id="nulls-are-zero"
+        ),
     ],
 )
 def test_queue_json(body: dict[str, Any], expected: QueueStats) -> None:
@@ -126,12 +178,16 @@ def test_regex_aggregation(operation: str, items: list[dict[str, Any]], expected
 
 
 def test_regex_more_than_one_page_is_an_error() -> None:
-    with pytest.raises(rabbitmq_queues.AnswerError, match="regex matches more queues than can be recovered at once"):
+    with pytest.raises(
+        rabbitmq_queues.AnswerError, match="regex matches more queues than can be recovered at once"
+    ):
         rabbitmq_queues.listing_stats({"items": LISTING, "page_count": 2}, "sum")
 
 
 def test_regex_bad_operation_with_matches_is_an_error() -> None:
-    with pytest.raises(rabbitmq_queues.AnswerError, match="operation mode median must be one of sum, avg, max"):
+    with pytest.raises(
+        rabbitmq_queues.AnswerError, match="operation mode median must be one of sum, avg, max"
+    ):
         rabbitmq_queues.listing_stats({"items": LISTING, "page_count": 1}, "median")
 
 
@@ -153,7 +209,9 @@ class FakeManagement:
         return self.answer
 
 
-def http_scaler(metadata: dict[str, str], fake: FakeManagement, auth: dict[str, str] | None = None) -> rabbitmq_queues.RabbitMQScaler:
+def http_scaler(
+    metadata: dict[str, str], fake: FakeManagement, auth: dict[str, str] | None = None
+) -> rabbitmq_queues.RabbitMQScaler:
     meta = {"queueName": "orders", "host": h.HTTP_HOST, **metadata}
     parsed = h.parse(meta, auth)
     source = rabbitmq_queues.ManagementSource(
@@ -169,11 +227,27 @@ def http_scaler(metadata: dict[str, str], fake: FakeManagement, auth: dict[str, 
     ("metadata", "answer", "expected"),
     [
         pytest.param({}, queue(30, 12), base.Reading(30, True), id="default-counts-unacked"),
-        pytest.param({"excludeUnacknowledged": "true"}, queue(30, 12), base.Reading(12, True), id="exclude-unacked"),
-        pytest.param({"mode": "QueueLength", "value": "5", "activationValue": "30"}, queue(30, 12),
-                     base.Reading(30, False), id="activation-strict"),
-        pytest.param({"mode": "MessageRate", "value": "5"}, queue(0, 0, 4.2, 0), base.Reading(4.2, True), id="message-rate"),
-        pytest.param({"mode": "PublishedToDeliveredRatio", "value": "1"}, queue(0, 0, 9, 3), base.Reading(3, True), id="ratio"),
+        pytest.param(
+            {"excludeUnacknowledged": "true"}, queue(30, 12), base.Reading(12, True), id="exclude-unacked"
+        ),
+        pytest.param(
+            {"mode": "QueueLength", "value": "5", "activationValue": "30"},
+            queue(30, 12),
+            base.Reading(30, False),
+            id="activation-strict",
+        ),
+        pytest.param(
+            {"mode": "MessageRate", "value": "5"},
+            queue(0, 0, 4.2, 0),
+            base.Reading(4.2, True),
+            id="message-rate",
+        ),
+        pytest.param(
+            {"mode": "PublishedToDeliveredRatio", "value": "1"},
+            queue(0, 0, 9, 3),
+            base.Reading(3, True),
+            id="ratio",
+        ),
         pytest.param(
             {"useRegex": "true", "operation": "max", "queueName": "^ord.*"},
             {"items": LISTING, "page_count": 1},
@@ -193,13 +267,19 @@ async def test_regex_paging_error_is_a_source_error() -> None:
     scaler = http_scaler({"useRegex": "true"}, FakeManagement({"items": LISTING, "page_count": 3}))
     with pytest.raises(base.SourceError) as caught:
         await scaler.read()
-    assert str(caught.value) == "error inspecting RabbitMQ: regex matches more queues than can be recovered at once"
+    assert (
+        str(caught.value)
+        == "error inspecting RabbitMQ: regex matches more queues than can be recovered at once"
+    )
 
 
 @pytest.mark.parametrize(
     "error",
     [
-        pytest.param(ConnectionError("cannot reach http://guest:secretpw@rabbit.local:15672/api/queues"), id="url-in-message"),
+        pytest.param(
+            ConnectionError("cannot reach http://guest:secretpw@rabbit.local:15672/api/queues"),
+            id="url-in-message",
+        ),
         pytest.param(RuntimeError("login guest/secretpw refused"), id="bare-password"),
         pytest.param(RuntimeError("bad url http://guest:secret%70w@x/"), id="percent-encoded-password"),
     ],
@@ -238,7 +318,13 @@ async def test_amqp_source_reports_ready_count_with_zero_rates() -> None:
         asked.append(queue_name)
         return 42
 
-    meta = {"queueName": "jobs", "host": h.AMQP_HOST, "mode": "QueueLength", "value": "10", "activationValue": "41"}
+    meta = {
+        "queueName": "jobs",
+        "host": h.AMQP_HOST,
+        "mode": "QueueLength",
+        "value": "10",
+        "activationValue": "41",
+    }
     parsed = h.parse(meta)
     scaler = rabbitmq_queues.RabbitMQScaler(parsed, h.inputs(meta), rabbitmq_queues.AmqpSource("jobs", count))
     assert await scaler.read() == base.Reading(42, True)
