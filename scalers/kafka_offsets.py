@@ -140,7 +140,15 @@ class KafkaOffsets:
             async with self._lock:
                 if self._lease is None:
                     settings = self._settings
-                    self._lease = await self._pool.acquire(settings.key(), lambda: _open(settings), _close)
+                    try:
+                        self._lease = await self._pool.acquire(
+                            settings.key(), lambda: _open(settings), _close
+                        )
+                    except KafkaProblem:
+                        raise
+                    except Exception as error:
+                        servers = ",".join(settings.bootstrap_servers)
+                        raise KafkaProblem(f"cannot connect to {servers}: {describe(error)}") from None
         return self._lease.client
 
     async def _send_any(self, request: Any) -> Any:
