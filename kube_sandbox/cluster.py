@@ -220,7 +220,7 @@ class Cluster:
         self._check_kind(rt, body)
         if rt.verbs == ("create",):
             return self._review(rt, body, requester)
-        obj = patching.clone(body)
+        obj = {"apiVersion": rt.api_version, "kind": rt.kind} | patching.clone(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         meta = obj.get("metadata")
         if not isinstance(meta, dict):

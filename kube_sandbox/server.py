@@ -559,6 +559,9 @@ class Server:
         patch_type = request.content_type
         if patch_type not in cluster.PatchType.ALL:
             raise errors.unsupported_media_type(patch_type, cluster.PatchType.ALL)
+        if patch_type == cluster.PatchType.APPLY and not request.query.get("fieldManager"):
+            # Apply never derives a manager from the User-Agent.
+            opts = cluster.WriteOptions(dry_run=opts.dry_run, field_validation=opts.field_validation, force=opts.force)
         if body is None:
             raise errors.bad_request("the body of the request was empty")
         if target.subresource == "scale":
