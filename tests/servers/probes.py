@@ -5,6 +5,7 @@ readiness loop in `process.py` keeps its deadline.
 """
 
 import base64
+import http.client
 import json
 import socket
 import urllib.error
@@ -12,12 +13,15 @@ import urllib.request
 from typing import Any
 
 TIMEOUT = 2.0
+# Socket checks answer in microseconds when the server is ours; a listener that never answers (not ours)
+# must not hold the readiness loop for long.
+SOCKET_TIMEOUT = 1.0
 
 
 def tcp_accepts(host: str, port: int) -> bool:
     """Whether a TCP connection to `host:port` is accepted."""
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT):
+        with socket.create_connection((host, port), timeout=SOCKET_TIMEOUT):
             return True
     except OSError:
         return False
@@ -25,7 +29,7 @@ def tcp_accepts(host: str, port: int) -> bool:
 
 def exchange(host: str, port: int, request: bytes, expect: int) -> bytes:
     """Send `request` on a new connection and read up to `expect` bytes (fewer if the peer closes)."""
-    with socket.create_connection((host, port), timeout=TIMEOUT) as connection:
+    with socket.create_connection((host, port), timeout=SOCKET_TIMEOUT) as connection:
         connection.sendall(request)
         received = b""
         while len(received) < expect:
@@ -72,6 +76,7 @@ def http_ok(url: str, authorization: str | None = None) -> bool:
     """Whether `url` answers 200."""
     try:
         status, _ = http_json(url, authorization=authorization)
-    except (OSError, urllib.error.URLError):
+    except (OSError, http.client.HTTPException):
+        # A server still starting may accept and then drop or garble the request.
         return False
     return status == 200

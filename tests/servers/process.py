@@ -117,6 +117,22 @@ _running: set["ServerProcess"] = set()
 _running_lock = threading.Lock()
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes in process group `pgid`, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the parenthesised command name: state, ppid, pgrp, ...
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
 def _mentions_port_in_use(log: str) -> bool:
     text = log.lower()
     return "address already in use" in text or "eaddrinuse" in text or "address in use" in text
@@ -225,9 +241,12 @@ class ServerProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
                 self._popen.wait()
-        # Helpers the server started in its group must not outlive it.
+        # Helpers the server started in its group must not outlive it, nor hold its ports on a restart.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         _guard.forget_group(pgid)
         with _running_lock:
             _running.discard(self)

@@ -22,6 +22,7 @@ the run: use metric names unique to the test.
 """
 
 import asyncio
+import http.client
 import threading
 import time
 import urllib.parse
@@ -245,7 +246,7 @@ class PrometheusServer(process.ManagedServer):
     def _attempt(self, promql: str) -> list[Series] | str:
         try:
             return self.query(promql)
-        except (OSError, RuntimeError) as error:
+        except (OSError, RuntimeError, http.client.HTTPException) as error:
             return f"{type(error).__name__}: {error}"
 
 

@@ -9,13 +9,15 @@ Fixture:
 A `RabbitMQServer` offers `.host`, `.amqp_port`, `.management_port`, `.amqp_url`
 (`amqp://guest:guest@127.0.0.1:PORT/`), `.management_url` (`http://guest:guest@127.0.0.1:MPORT`),
 `.username`/`.password` (guest/guest), `.management(path, method=..., body=...)` (status and JSON of
-`/api/<path>`), `.wait_for_management(path, predicate, timeout)` (polls until the JSON satisfies the
+`/api/<path>`), `.queue_path(queue, vhost)` (`queues/<vhost>/<queue>`, encoded), `.add_vhost(name)`
+(created, with full permissions for guest), `.wait_for_management(path, predicate, timeout)` (polls until the JSON satisfies the
 predicate; the management statistics refresh about every second here, and the first consistent read
 comes 1–2 s after a publish), `.rabbitmqctl(*args)`, and `.stop()`/`.start()`/`.stopped()` on the same
 ports (a graceful stop takes about 8 s; queues that are not durable are gone afterwards). Ready means an
 AMQP handshake is answered and `/api/overview` returns 200.
 """
 
+import http.client
 import os
 import secrets
 import subprocess
@@ -160,10 +162,13 @@ class RabbitMQServer(process.ManagedServer):
     def wait_for_management(self, path: str, predicate: Callable[[Any], bool], timeout: float = 20.0) -> Any:
         """Poll `/api/<path>` until a 200 answer's JSON satisfies `predicate`; that JSON."""
         deadline = time.monotonic() + timeout
-        last: tuple[int, Any] | None = None
+        last: tuple[int, Any] | str | None = None
         while True:
-            last = self.management(path)
-            if last[0] == 200 and predicate(last[1]):
+            try:
+                last = self.management(path)
+            except (OSError, http.client.HTTPException) as error:
+                last = f"{type(error).__name__}: {error}"
+            if isinstance(last, tuple) and last[0] == 200 and predicate(last[1]):
                 return last[1]
             if time.monotonic() >= deadline:
                 raise AssertionError(f"/api/{path} did not match within {timeout} s; last answer: {last}")
@@ -173,6 +178,18 @@ class RabbitMQServer(process.ManagedServer):
     def queue_path(queue: str, vhost: str = "/") -> str:
         """`queues/<vhost>/<queue>`, both percent-encoded, for `management()`."""
         return f"queues/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(queue, safe='')}"
+
+    def add_vhost(self, vhost: str) -> None:
+        """Create `vhost` (if missing) and give the guest user full permissions on it."""
+        quoted = urllib.parse.quote(vhost, safe="")
+        permissions = {"configure": ".*", "write": ".*", "read": ".*"}
+        for path, body in [
+            (f"vhosts/{quoted}", {}),
+            (f"permissions/{quoted}/{urllib.parse.quote(self.username, safe='')}", permissions),
+        ]:
+            status, answer = self.management(path, method="PUT", body=body)
+            if status not in (201, 204):
+                raise RuntimeError(f"PUT /api/{path} answered {status}: {answer}")
 
     def rabbitmqctl(self, *args: str, timeout: float = 60.0) -> str:
         """Run `rabbitmqctl` against this node; its output. Raises CalledProcessError on failure."""

@@ -1,6 +1,7 @@
 """The server fixtures work: one real operation per server through its real client, and a Redis outage
 (stop, then start again on the same port)."""
 
+import urllib.parse
 import uuid
 from collections.abc import Callable
 
@@ -114,6 +115,28 @@ class TestRabbitMQ:
         status, overview = rabbitmq_server.management("overview")
         assert status == 200
         assert overview["node"] == rabbitmq_server.node_name
+
+    async def test_a_new_vhost_is_usable_and_listed_by_rabbitmqctl(
+        self, rabbitmq_server: rabbitmq_server.RabbitMQServer
+    ) -> None:
+        vhost, name = unique("vhost/with-slash"), unique("queue")
+        rabbitmq_server.add_vhost(vhost)
+        try:
+            url = f"{rabbitmq_server.amqp_url}{urllib.parse.quote(vhost, safe='')}"
+            connection = await aio_pika.connect(url)
+            try:
+                channel = await connection.channel()
+                await channel.declare_queue(name)
+                await channel.default_exchange.publish(aio_pika.Message(b"m"), routing_key=name)
+            finally:
+                await connection.close()
+            rabbitmq_server.wait_for_management(
+                rabbitmq_server.queue_path(name, vhost), lambda queue: queue.get("messages") == 1
+            )
+            listing = rabbitmq_server.rabbitmqctl("list_vhosts", "--quiet", "--no-table-headers")
+            assert vhost in listing.split()
+        finally:
+            rabbitmq_server.management(f"vhosts/{urllib.parse.quote(vhost, safe='')}", method="DELETE")
 
 
 class TestKafka:
