@@ -317,38 +317,82 @@ class Command:
     script: str | None = None
 
 
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
 def script_command(script: str, keys: Sequence[str], args: Sequence[Any] = ()) -> Command:
-    sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
-    return Command(("EVALSHA", sha, len(keys), *keys, *args), script)
+    return Command(("EVALSHA", _sha(script), len(keys), *keys, *args), script)
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyedScript:
+    """A script that answers for any number of keys at once: `KEYS` in, one reply element per key out.
+    Requests for single keys are merged into as few calls as the topology allows."""
+
+    body: str
+
+    @property
+    def sha(self) -> str:
+        return _sha(self.body)
+
+
+# Keys per merged script call: large enough to make one call of a round, small enough to keep a call short.
+MAX_KEYS_PER_CALL = 5000
+
+
+@dataclasses.dataclass
+class _Request:
+    future: asyncio.Future[Any]
+    deadline: float  # loop time by which the reader wants its answer
+    command: Command | None = None
+    script: KeyedScript | None = None
+    key: str = ""
+
+
+@dataclasses.dataclass
+class _Unit:
+    """One pipeline entry and the requests its reply answers (one, or several for a merged call)."""
+
+    command: Command
+    requests: list[_Request]
+    merged: bool
 
 
 class Batcher:
-    """Coalesces the commands submitted to one client during one event-loop turn into one pipeline.
+    """Coalesces the reads asked of one client during one event-loop turn into one pipeline.
 
-    `submit` queues a command and returns a future; the first submission of a turn schedules a flush with
-    `call_soon`, which runs after every task already ready in this turn has queued its own command. Each
-    flush sends one non-transactional pipeline and resolves each future with its own reply or error
-    (one bad key does not fail its neighbours). Flushes may overlap; each takes a pooled connection.
+    `submit` (a command) and `submit_key` (one key for a `KeyedScript`) queue a request and return a
+    future; the first request of a turn schedules a flush with `call_soon`, which runs after every task
+    already ready in this turn has queued its own. A flush merges the keyed requests into one script call
+    per script (per hash slot on a cluster), sends everything as one non-transactional pipeline, and
+    resolves each future with its own reply or error, so one bad key does not fail its neighbours. The
+    flush is bounded by the latest deadline among its requests; flushes may overlap, each on a pooled
+    connection.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, slot_of: Callable[[str], int] | None = None) -> None:
         self._client = client
-        self._pending: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._slot_of = slot_of
+        self._pending: list[_Request] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.flushes = 0  # pipelines sent, for tests and the benchmark
 
-    def submit(self, command: Command) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((command, future))
+    def _queue(self, request: _Request) -> asyncio.Future[Any]:
+        self._pending.append(request)
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
+            asyncio.get_running_loop().call_soon(self._flush)
+        return request.future
 
-    async def run(self, command: Command) -> Any:
-        return await self.submit(command)
+    def submit(self, command: Command, seconds: float) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        return self._queue(_Request(loop.create_future(), loop.time() + seconds, command=command))
+
+    def submit_key(self, script: KeyedScript, key: str, seconds: float) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        return self._queue(_Request(loop.create_future(), loop.time() + seconds, script=script, key=key))
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -359,24 +403,53 @@ class Batcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+    def _units(self, batch: list[_Request]) -> list[_Unit]:
+        units: list[_Unit] = []
+        groups: dict[tuple[str, int | None], list[_Request]] = {}
+        scripts: dict[str, KeyedScript] = {}
+        for request in batch:
+            if request.command is not None:
+                units.append(_Unit(request.command, [request], merged=False))
+            elif request.script is not None:
+                slot = self._slot_of(request.key) if self._slot_of is not None else None
+                scripts[request.script.sha] = request.script
+                groups.setdefault((request.script.sha, slot), []).append(request)
+        for (sha, _), requests in groups.items():
+            script = scripts[sha]
+            for at in range(0, len(requests), MAX_KEYS_PER_CALL):
+                chunk = requests[at : at + MAX_KEYS_PER_CALL]
+                keys = [r.key for r in chunk]
+                units.append(
+                    _Unit(Command(("EVALSHA", sha, len(keys), *keys), script.body), chunk, merged=True)
+                )
+        return units
+
+    async def _send(self, batch: list[_Request]) -> None:
         self.flushes += 1
+        units = self._units(batch)
         try:
-            replies = await self._execute([command for command, _ in batch])
+            async with asyncio.timeout_at(max(r.deadline for r in batch)):
+                replies = await self._execute([unit.command for unit in units])
         except BaseException as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(_copy(error))
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(_copy(error))
             if isinstance(error, asyncio.CancelledError):
                 raise
             return
-        for (_, future), reply in zip(batch, replies, strict=True):
-            if future.done():  # the reader gave up (its timeout) before the reply came
-                continue
-            if isinstance(reply, BaseException):
-                future.set_exception(reply)
+        for unit, reply in zip(units, replies, strict=True):
+            if not unit.merged:
+                _settle(unit.requests[0].future, reply)
+            elif (
+                isinstance(reply, BaseException)
+                or not isinstance(reply, list)
+                or len(reply) != len(unit.requests)
+            ):
+                for request in unit.requests:
+                    _settle(request.future, _copy(reply) if isinstance(reply, BaseException) else _bad(reply))
             else:
-                future.set_result(reply)
+                for request, element in zip(unit.requests, reply, strict=True):
+                    _settle(request.future, element)
 
     async def _execute(self, commands: list[Command]) -> list[Any]:
         replies = await self._pipeline(commands)
@@ -403,10 +476,23 @@ class Batcher:
             # Cancelled or failed: its waiters already have their error.
             with contextlib.suppress(BaseException):
                 await task
-        for _, future in self._pending:
-            if not future.done():
-                future.set_exception(base.SourceError("the redis connection was closed"))
+        for request in self._pending:
+            if not request.future.done():
+                request.future.set_exception(base.SourceError("the redis connection was closed"))
         self._pending = []
+
+
+def _settle(future: asyncio.Future[Any], reply: Any) -> None:
+    if future.done():  # the reader gave up before the reply came
+        return
+    if isinstance(reply, BaseException):
+        future.set_exception(reply)
+    else:
+        future.set_result(reply)
+
+
+def _bad(reply: Any) -> BaseException:
+    return base.SourceError(f"unexpected reply to a batched script call: {type(reply).__name__}")
 
 
 def _is_noscript(reply: Any) -> bool:
@@ -417,6 +503,8 @@ def _copy(error: BaseException) -> BaseException:
     # Each waiter gets its own exception object, so tracebacks do not pile up on a shared one.
     if isinstance(error, asyncio.CancelledError):
         return base.SourceError("the read was cancelled")
+    if isinstance(error, TimeoutError):
+        return TimeoutError()
     try:
         return type(error)(*error.args)
     except Exception:
@@ -429,9 +517,15 @@ def _copy(error: BaseException) -> BaseException:
 class Handle:
     """One shared client with its batcher, and facts learnt about the server (its major version)."""
 
-    def __init__(self, client: Any, closers: Sequence[Any], material_dir: str | None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        closers: Sequence[Any],
+        material_dir: str | None,
+        slot_of: Callable[[str], int] | None = None,
+    ) -> None:
         self.client = client
-        self.batcher = Batcher(client)
+        self.batcher = Batcher(client, slot_of)
         self.major_version: int | None = None
         self._closers = closers
         self._material_dir = material_dir
@@ -495,7 +589,7 @@ def open_handle(target: Target, timeout: float = CONNECT_TIMEOUT_SECONDS) -> Han
         if target.mode is Mode.CLUSTER:
             nodes = [redis_cluster.ClusterNode(host, port) for host, port in addresses]
             cluster = redis_cluster.RedisCluster(startup_nodes=nodes, **common)
-            return Handle(cluster, [cluster], material_dir)
+            return Handle(cluster, [cluster], material_dir, slot_of=cluster.keyslot)
         if target.mode is Mode.SENTINEL:
             sentinel_kwargs: dict[str, Any] = {
                 "username": target.sentinel_username or None,
@@ -560,12 +654,28 @@ class Connection:
             raise source_error(error, self.target, doing) from None
 
     async def run(self, command: Command, doing: str, seconds: float) -> Any:
-        """Send `command` through the shared batcher and wait at most `seconds` for its reply."""
+        """Send `command` through the shared batcher; its reply within `seconds` or a `SourceError`."""
+        return await self._batched(lambda batcher: batcher.submit(command, seconds), doing, seconds)
 
-        async def send(handle: Handle) -> Any:
-            return await handle.batcher.run(command)
+    async def run_key(self, script: KeyedScript, key: str, doing: str, seconds: float) -> Any:
+        """This key's element of a merged `script` call through the shared batcher."""
+        return await self._batched(lambda batcher: batcher.submit_key(script, key, seconds), doing, seconds)
 
-        return await self.call(send, doing, seconds)
+    async def _batched(
+        self, submit: Callable[[Batcher], asyncio.Future[Any]], doing: str, seconds: float
+    ) -> Any:
+        # The batch enforces the deadline (one timer per flush, not one per reader).
+        try:
+            handle = await self.handle()
+            return await submit(handle.batcher)
+        except base.ScalerError:
+            raise
+        except TimeoutError:
+            raise base.SourceError(
+                masked(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
+            ) from None
+        except Exception as error:
+            raise source_error(error, self.target, doing) from None
 
     async def aclose(self) -> None:
         lease, self._lease = self._lease, None

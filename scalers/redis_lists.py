@@ -2,9 +2,10 @@
 
 KEDA's parameters (keda-semantics §3.1): `listName` (required), `listLength` (5, the target per replica),
 `activationListLength` (0), `databaseIndex`, and the connection fields of `redis_connections`. The metric is
-`s<index>-redis-<listName>`; the value is measured by one server-side script that picks LLEN, ZCARD, SCARD
+`s<index>-redis-<listName>`; the value is measured by a server-side script that picks LLEN, ZCARD, SCARD
 or HLEN by the key's type (a missing key counts 0; any other type is the error "unsupported key type"),
-so a read is one command, and the reads of every trigger on the same server share one pipeline.
+as KEDA's does, except that one call measures many keys: the reads of every trigger on the same server
+during one event-loop turn become one script call (one per hash slot on a cluster).
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ from typing import ClassVar
 
 from scalers import base, params, redis_connections
 
-# One round trip whatever the key's type. Anything but the four counted types (and "none") is an error.
-LENGTH_SCRIPT = """
-local kind = redis.call('TYPE', KEYS[1]).ok
-local counter = ({zset = 'ZCARD', set = 'SCARD', list = 'LLEN', hash = 'HLEN', none = 'LLEN'})[kind]
-if not counter then
-  return redis.error_reply('unsupported key type ' .. kind)
+# One call answers for any number of keys (the batcher merges every list read of a turn into it): for
+# each key its length by type, or, for a type that has no length, the type's name.
+LENGTH_SCRIPT = redis_connections.KeyedScript(
+    """
+local counters = {zset = 'ZCARD', set = 'SCARD', list = 'LLEN', hash = 'HLEN', none = 'LLEN'}
+local lengths = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  local counter = counters[kind]
+  if counter then
+    lengths[i] = redis.call(counter, key)
+  else
+    lengths[i] = kind
+  end
 end
-return redis.call(counter, KEYS[1])
+return lengths
 """
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -77,15 +87,16 @@ class RedisListScaler:
 
 def length_reader(connection: redis_connections.Connection, list_name: str, timeout: float) -> LengthSource:
     """The length of `list_name` through the shared, batched client."""
-    command = redis_connections.script_command(LENGTH_SCRIPT, [list_name])
+    doing = f'measuring "{list_name}"'
 
     async def length() -> int:
-        reply = await connection.run(command, f'measuring "{list_name}"', timeout)
-        if not isinstance(reply, int):
-            raise base.SourceError(
-                f'{connection.target.where}: measuring "{list_name}": unexpected reply {reply!r}'
-            )
-        return reply
+        reply = await connection.run_key(LENGTH_SCRIPT, list_name, doing, timeout)
+        if isinstance(reply, int) and not isinstance(reply, bool):
+            return reply
+        where = connection.target.where
+        if isinstance(reply, str):
+            raise base.SourceError(f"{where}: {doing}: unsupported key type {reply}")
+        raise base.SourceError(f"{where}: {doing}: unexpected reply {type(reply).__name__}")
 
     return length
 

@@ -291,8 +291,13 @@ async def test_lengths_by_key_type_from_a_real_redis(redis_server: object, db: r
         for key, wanted in expected.items():
             reading = await scalers[key].read()
             assert (reading.value, reading.active) == wanted, key
-        with pytest.raises(base.SourceError, match="unsupported key type"):
+        with pytest.raises(base.SourceError, match="unsupported key type string"):
             await scalers["text"].read()
+        # Read together, the keys share one script call: the bad key fails alone.
+        together = await asyncio.gather(*(s.read() for s in scalers.values()), return_exceptions=True)
+        by_key = dict(zip(scalers, together, strict=True))
+        assert isinstance(by_key.pop("text"), base.SourceError)
+        assert {k: (r.value, r.active) for k, r in by_key.items()} == expected  # type: ignore[union-attr]
         # Activation is strict: 6 > 5 is active, 5 is not.
         activated = h.build(
             REDIS,
