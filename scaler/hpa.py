@@ -133,6 +133,8 @@ def milli_value(value: float) -> int:
         return value * 1000
     if not math.isfinite(value):
         raise ValueError(f"a metric value must be finite, got {value!r}")
+    if value.is_integer():  # the common case, without a Decimal
+        return int(value) * 1000
     return math.ceil(decimal.Decimal(repr(float(value))).scaleb(3))
 
 

@@ -447,18 +447,17 @@ def simulate(
     polled = plan.polled
     metric_names = tuple(p.targets.metric_name for p in polled)
 
-    # Per trace row: the readings `decide` gets and the values a step shows; built when first needed.
-    row_readings: list[tuple[decisions.TriggerReading, ...] | None] = [None] * len(trace.rows)
-    row_values: list[Mapping[str, float | None] | None] = [None] * len(trace.rows)
+    # Per trace row: the readings `decide` gets and the values a step shows. Built once per distinct row
+    # content (a day at 1 s has 86,400 rows but far fewer distinct ones), and shared, never copied.
+    Built = tuple[tuple[decisions.TriggerReading, ...], Mapping[str, float | None]]
+    by_content: dict[tuple[traces.Cell, ...], Built] = {}
 
-    def readings_at(row: int) -> tuple[tuple[decisions.TriggerReading, ...], Mapping[str, float | None]]:
-        cached = row_readings[row]
-        values = row_values[row]
-        if cached is not None and values is not None:
-            return cached, values
+    def readings_for(cells: tuple[traces.Cell, ...]) -> Built:
+        found = by_content.get(cells)
+        if found is not None:
+            return found
         built: list[decisions.TriggerReading] = []
         shown: dict[str, float | None] = {}
-        cells = trace.rows[row]
         for p in polled:
             cell = cells[p.column]
             name = p.targets.metric_name
@@ -479,9 +478,8 @@ def simulate(
                     )
                 )
                 shown[name] = cell
-        row_readings[row] = result = tuple(built)
-        row_values[row] = shown
-        return result, shown
+        found = by_content[cells] = (tuple(built), shown)
+        return found
 
     direct = options.mode is Mode.DIRECT
     paused = spec.pause.paused or spec.pause.paused_replicas is not None
@@ -492,6 +490,7 @@ def simulate(
     sync_period = float(options.hpa_sync_period)
     duration = plan.duration
     times = trace.times
+    rows = trace.rows
     last_row = len(times) - 1
 
     replicas = options.initial_replicas
@@ -538,24 +537,27 @@ def simulate(
             polls += 1
             while row < last_row and times[row + 1] <= now:
                 row += 1
-            readings, shown = readings_at(row)
-            decision = decisions.decide(spec, readings, replicas, state, now, ready_replicas=pods.ready(now))
+            readings, shown = readings_for(rows[row])
+            ready = pods.ready(now)
+            decision = decisions.decide(spec, readings, replicas, state, now, ready_replicas=ready)
             state = decision.state
             if decision.replicas is not None and decision.replicas != replicas:
                 replicas = decision.replicas
                 pods.scale(replicas, now, startup)
+                ready = pods.ready(now)
             if direct and decision.replicas is None and decision.scale_with_hpa:
-                synced = run_hpa(now, decision.metric_values, pods.ready(now))
+                synced = run_hpa(now, decision.metric_values, ready)
                 hpa_state = synced.state
                 if synced.rescale:
                     replicas = synced.replicas
                     pods.scale(replicas, now, startup)
+                    ready = pods.ready(now)
                 append(
                     Step(
                         now,
                         DIRECT,
                         replicas,
-                        pods.ready(now),
+                        ready,
                         decision.active,
                         synced.reason.value,
                         f"{decision.explanation} | {synced.explanation}",
@@ -570,7 +572,7 @@ def simulate(
                         now,
                         source,
                         replicas,
-                        pods.ready(now),
+                        ready,
                         decision.active,
                         decision.reason.value,
                         decision.explanation,
@@ -586,12 +588,13 @@ def simulate(
             if synced.rescale:
                 replicas = synced.replicas
                 pods.scale(replicas, now, startup)
+                ready = pods.ready(now)
             append(
                 Step(
                     now,
                     HPA,
                     replicas,
-                    pods.ready(now),
+                    ready,
                     decision.active,
                     synced.reason.value,
                     synced.explanation,
