@@ -21,22 +21,19 @@ Text output (`-o text`, the default), one line per finding, errors as
      "otherObjects": [same shape: warnings about Secrets/ConfigMaps],
      "ignoredKinds": {"Service": 1}}
 
-Trigger parameters are checked when the scalers package provides a checker: this command imports
-`scalers.checking` lazily and, if it has a `CHECKER` attribute (a `validating.TriggerChecker`), passes
-it to `validating.validate`. Without that module, triggers are checked as objects only.
+Every trigger's parameters are checked too, through the scaler registry (`scaler.trigger_checks`): a
+trigger type whose plugin fails to load makes only the ScaledObjects that use it invalid.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 
-from scaler import manifests, validating
+from scaler import manifests, trigger_checks, validating
 
 HELP = "check ScaledObject and TriggerAuthentication manifests as KEDA's API server would"
-CHECKER_MODULE = "scalers.checking"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,41 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_checker() -> validating.TriggerChecker | None:
-    """The scalers' trigger checker, when `scalers.checking` exists and provides `CHECKER`.
-
-    A checker module that exists but fails to import does not stop validation: the objects are still
-    checked, and stderr says that trigger parameters were not.
-    """
-    try:
-        module = importlib.import_module(CHECKER_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name is not None and (CHECKER_MODULE + ".").startswith(error.name + "."):
-            return None  # not written yet (or not installed): object-level checks only
-        _say_not_checked(error)
-        return None
-    except Exception as error:  # a broken plugin must not break `ebb validate`
-        _say_not_checked(error)
-        return None
-    checker: validating.TriggerChecker | None = getattr(module, "CHECKER", None)
-    return checker
-
-
-def _say_not_checked(error: Exception) -> None:
-    print(
-        f"warning: trigger parameters not checked: {CHECKER_MODULE} failed to import "
-        f"({type(error).__name__}: {error})",
-        file=sys.stderr,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         documents = manifests.read(args.files)
     except manifests.ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = validating.validate(documents, trigger_checker=load_checker(), default_namespace=args.namespace)
+    report = validating.validate(documents, trigger_checker=trigger_checks.CHECKER, default_namespace=args.namespace)
     if args.output == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:

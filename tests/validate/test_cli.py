@@ -7,12 +7,10 @@ import json
 import pathlib
 import subprocess
 import sys
-import types
 
 import pytest
 
-from scaler import cli, problems, specs, validating
-from scaler.commands import validate as validate_command
+from scaler import cli
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 EBB = pathlib.Path(sys.executable).with_name("ebb")
@@ -22,12 +20,6 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     code = cli.main(["validate", *args])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def no_scalers_checker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests pin the object-level output; the scalers' checker (when present) is tested apart."""
-    monkeypatch.setattr(validate_command, "CHECKER_MODULE", "tests.validate.no_such_checker_module")
 
 
 def test_valid_files_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,47 +159,51 @@ spec:
         assert "9988776655" not in out + err
 
 
-# -- the scalers' checker, loaded lazily ---------------------------------------------------------------
+# -- trigger parameters, through the scaler registry ------------------------------------------------------
 
 
-def test_missing_checker_module_means_no_trigger_checks() -> None:
-    assert validate_command.load_checker() is None
-
-
-def test_checker_module_is_used_when_present(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_trigger_parameters_are_checked_with_their_field_path(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def checker(
-        so: specs.ScaledObjectSpec, trigger: specs.Trigger, cluster: validating.Cluster
-    ) -> list[problems.Problem]:
-        return [
-            problems.Problem(
-                so.ref, f"spec.triggers[{trigger.index}].metadata.listName", f"checked {trigger.type}"
-            )
-        ]
-
-    module = types.ModuleType("tests.validate.fake_checking")
-    module.CHECKER = checker  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tests.validate.fake_checking", module)
-    monkeypatch.setattr(validate_command, "CHECKER_MODULE", "tests.validate.fake_checking")
-    code, out, _ = run([str(EXAMPLES / "keda-docs-redis-lists.yaml")], capsys)
-    assert code == 1
-    assert (
-        "ScaledObject/my-project/redis-scaledobject: spec.triggers[0].metadata.listName: checked redis" in out
+    path = tmp_path / "so.yaml"
+    path.write_text(
+        """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: jobs, namespace: default}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers:
+    - type: redis
+      metadata: {address: "redis:6379", listName: jobs, listLength: "five"}
+    - type: kafka
+      metadata: {bootstrapServers: "kafka:9092", consumerGroup: g, lagThreshold: "0"}
+"""
     )
+    code, out, _ = run([str(path)], capsys)
+    assert code == 1
+    assert 'ScaledObject/default/jobs: spec.triggers[0].metadata.listLength: expected an integer, got "five"' in out
+    assert "ScaledObject/default/jobs: spec.triggers[1].metadata.lagThreshold:" in out
 
 
-def test_a_broken_checker_module_does_not_stop_validation(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_an_unknown_trigger_type_invalidates_only_its_scaled_object(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "broken_checking.py").write_text("import a_dependency_that_is_not_installed\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(validate_command, "CHECKER_MODULE", "broken_checking")
-    code, out, err = run([str(EXAMPLES / "valid-cron.yaml")], capsys)
-    assert code == 0
+    path = tmp_path / "so.yaml"
+    path.write_text(
+        """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: odd, namespace: default}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers: [{type: no-such-queue, metadata: {x: "1"}}]
+"""
+    )
+    code, out, _ = run([str(path), str(EXAMPLES / "valid-cron.yaml")], capsys)
+    assert code == 1
+    assert 'ScaledObject/default/odd: spec.triggers[0].type: unknown trigger type "no-such-queue"' in out
     assert "ScaledObject/backoffice/reporting: valid" in out
-    assert "warning: trigger parameters not checked: broken_checking failed to import" in err
-    assert "a_dependency_that_is_not_installed" in err
 
 
 def test_the_console_script_runs() -> None:
