@@ -2,15 +2,20 @@
 and new ports when one was taken."""
 
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import ports, probes, process, redis_server
+from tests.servers import ports, probes, process, redis_server, shared
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -50,6 +55,21 @@ class TestFindBinary:
     def test_the_first_executable_candidate_wins(self, workdir: Path) -> None:
         found = process.find_binary("shell", [workdir / "absent", "sh"], "-")
         assert found == Path(str(shutil.which("sh")))
+
+
+class TestFixtureFailures:
+    @pytest.mark.parametrize(
+        "error",
+        [
+            pytest.param(
+                process.BinaryMissing("Redis is not installed: install `redis-server`"), id="missing"
+            ),
+            pytest.param(process.StartupError("redis (pid 1) exited with code 1"), id="start-failed"),
+        ],
+    )
+    def test_a_server_problem_fails_the_test_rather_than_skipping_it(self, error: Exception) -> None:
+        with pytest.raises(pytest.fail.Exception, match=re.escape(str(error))), shared.failing_clearly():
+            raise error
 
 
 class TestStartupFailures:
@@ -128,3 +148,31 @@ class TestPortsTakenMeanwhile:
         finally:
             server.close()
         assert not server.workdir.exists()
+
+
+class TestAbruptDeath:
+    def test_servers_of_a_killed_test_run_are_stopped_and_their_directories_removed(self) -> None:
+        script = (
+            "import time\n"
+            "from tests.servers import redis_server\n"
+            "server = redis_server.start_redis()\n"
+            "print(server.pid, server.workdir, flush=True)\n"
+            "time.sleep(60)\n"
+        )
+        run = subprocess.Popen(
+            [sys.executable, "-c", script], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert run.stdout is not None
+            pid_text, workdir_text = run.stdout.readline().split()
+        finally:
+            run.kill()
+            run.wait()
+            if run.stdout is not None:
+                run.stdout.close()
+        pid, workdir = int(pid_text), Path(workdir_text)
+        deadline = time.monotonic() + 10.0
+        while (pid_exists(pid) or workdir.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_exists(pid), "the Redis of the killed run is still alive"
+        assert not workdir.exists(), "the temporary directory of the killed run is still there"
