@@ -7,7 +7,6 @@ The plugin reads its queue length from a file (`path`), so `ebb probe` reads a r
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,17 +20,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 EBB = [sys.executable, "-m", "scaler.cli"]
 
-# `ebb validate` checks trigger parameters once it is wired to the scalers' checker (it looks for
-# `scalers.checking`; `ebb probe` already uses `scaler.trigger_checks`). Until then these two fail.
-_VALIDATE_SOURCE = (REPO / "scaler" / "commands" / "validate.py").read_text()
-VALIDATE_CHECKS_TRIGGERS = (
-    importlib.util.find_spec("scalers.checking") is not None or "trigger_checks" in _VALIDATE_SOURCE
-)
-needs_trigger_checks = pytest.mark.xfail(
-    not VALIDATE_CHECKS_TRIGGERS,
-    reason="ebb validate is not wired to the trigger checker yet (no scalers.checking)",
-    strict=True,
-)
 
 MY_QUEUE_MODULE = '''
 """A third-party Ebb scaler: the number written in a file is the queue length."""
@@ -242,7 +230,6 @@ def test_the_registry_reads_a_value_through_the_plugin(site: Path, tmp_path: Pat
     }
 
 
-@needs_trigger_checks
 def test_ebb_validate_checks_the_plugin_parameters(site: Path, tmp_path: Path) -> None:
     good = scaled_object("orders", "my-queue", {"path": "/tmp/q", "targetSize": "20"})
     bad = scaled_object("orders-bad", "my-queue", {"targetSize": "0"})
@@ -258,7 +245,6 @@ def test_ebb_validate_checks_the_plugin_parameters(site: Path, tmp_path: Path) -
     assert "spec.triggers[0].metadata.targetSize" in messages and "must be at least 1" in messages
 
 
-@needs_trigger_checks
 def test_a_broken_plugin_breaks_only_the_scaled_objects_that_use_it(site: Path, tmp_path: Path) -> None:
     (tmp_path / "both.yaml").write_text(
         scaled_object("uses-good", "my-queue", {"path": "/tmp/q"})
