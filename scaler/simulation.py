@@ -261,13 +261,20 @@ def _metrics_api(trigger: specs.Trigger) -> TriggerTargets:
 
 def _cron(trigger: specs.Trigger) -> TriggerTargets:
     md = trigger.metadata
-    parts = [_get(md, "timezone") or "", _get(md, "start") or "", _get(md, "end") or ""]
-    cleaned = "-".join(
-        p.replace(" ", "").replace("*", "x").replace("/", "Sl").replace("?", "Qm").replace(",", "Cm")
-        for p in parts
-    )
+
+    def squeeze(schedule: str) -> str:
+        return (
+            schedule.replace(" ", "")
+            .replace("*", "x")
+            .replace("/", "Sl")
+            .replace("?", "Qm")
+            .replace(",", "Cm")
+        )
+
+    timezone = _get(md, "timezone") or ""
+    window = f"{squeeze(_get(md, 'start') or '')}-{squeeze(_get(md, 'end') or '')}"
     # The trace gives desiredReplicas inside the window and 0 outside; the target is 1 per replica.
-    return TriggerTargets(_metric_name(trigger.index, f"cron-{cleaned}"), 1.0, 0.0)
+    return TriggerTargets(_metric_name(trigger.index, f"cron-{timezone}-{window}"), 1.0, 0.0)
 
 
 _TABLE: dict[str, Callable[[specs.Trigger], TriggerTargets]] = {
@@ -334,21 +341,34 @@ def _plan(
         raise SimulationError(f"the HPA sync period must be > 0 seconds, got {options.hpa_sync_period:g}")
 
     columns = {name: i for i, name in enumerate(trace.columns)}
-    used: set[str] = set()
-    polled: list[_Polled] = []
-    resource: dict[str, specs.Trigger] = {}
+    found_targets: list[tuple[specs.Trigger, TriggerTargets | None, list[str]]] = []
     for trigger in spec.triggers:
-        path = f"spec.triggers[{trigger.index}]"
         try:
             found = targets_for(trigger)
         except TargetError as exc:
-            raise SimulationError(f"{spec.ref}: {path}.{exc.field}: {exc}") from None
-        names = [n for n in (trigger.name, f"s{trigger.index}") if n]
-        present = [n for n in names if n in columns]
-        if found is None:
-            for name in present:
-                resource[name] = trigger
+            raise SimulationError(f"{spec.ref}: spec.triggers[{trigger.index}].{exc.field}: {exc}") from None
+        found_targets.append((trigger, found, [n for n in (trigger.name, f"s{trigger.index}") if n]))
+    # Columns naming nothing first: a typo in the header is likelier than a forgotten column.
+    replayable = {n for _, found, names in found_targets if found is not None for n in names}
+    for name in trace.columns:
+        if name in replayable:
             continue
+        for trigger, _, names in found_targets:
+            if name in names:
+                raise SimulationError(
+                    f"{trace.where(name)}: spec.triggers[{trigger.index}] is a {trigger.type} trigger, "
+                    "served by metrics-server: the simulator cannot replay it; drop the column"
+                )
+        expected = ", ".join(sorted(replayable))
+        raise SimulationError(
+            f"{trace.where(name)}: {spec.ref} has no trigger of that name: expected one of {expected}"
+        )
+    polled: list[_Polled] = []
+    for trigger, found, names in found_targets:
+        if found is None:
+            continue
+        path = f"spec.triggers[{trigger.index}]"
+        present = [n for n in names if n in columns]
         if len(present) > 1:
             raise SimulationError(
                 f'{trace.where()}: columns "{present[0]}" and "{present[1]}" both name {path}: keep one'
@@ -357,20 +377,7 @@ def _plan(
             raise SimulationError(
                 f'{trace.path}: no column for {path} ({trigger.type}): add a column named "{names[0]}"'
             )
-        used.add(present[0])
         polled.append(_Polled(trigger, found, columns[present[0]]))
-    for name in trace.columns:
-        if name in used:
-            continue
-        if name in resource:
-            raise SimulationError(
-                f"{trace.where(name)}: spec.triggers[{resource[name].index}] is a {resource[name].type} trigger, "
-                "served by metrics-server: the simulator cannot replay it; drop the column"
-            )
-        expected = ", ".join(sorted({n for p in polled for n in (p.trigger.key, f"s{p.trigger.index}")}))
-        raise SimulationError(
-            f"{trace.where(name)}: {spec.ref} has no trigger of that name: expected one of {expected}"
-        )
     if not polled:
         raise SimulationError(f"{spec.ref}: only cpu/memory triggers: nothing the simulator can replay")
 

@@ -159,7 +159,7 @@ def parse(text: str, path: str) -> Trace:
 
 
 def _rows(text: str, path: str) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), strict=True)
     out: list[tuple[int, list[str]]] = []
     try:
         for row in reader:
