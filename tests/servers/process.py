@@ -206,24 +206,27 @@ class ServerProcess:
         started = time.monotonic()
         deadline = started + timeout
         pause = 0.02
+        last_error: Exception | None = None
         while True:
             if not self.running:
-                error = self._failure(f"exited with code {self._popen.returncode} before it was ready")
+                failure = self._failure(f"exited with code {self._popen.returncode} before it was ready")
                 self.stop()
-                raise error
+                raise failure
             try:
                 ready = probe()
-            except OSError:
-                ready = False
+            except Exception as problem:
+                # A server still starting may answer anything; only the deadline ends the wait.
+                ready, last_error = False, problem
             if ready:
                 return time.monotonic() - started
             if cancel is not None and cancel.is_set():
                 self.stop()
                 raise StartupError(f"{self.name}: start cancelled")
             if time.monotonic() >= deadline:
-                error = self._failure(f"was not ready within {timeout:.0f} s")
+                probe_said = f" (last check: {type(last_error).__name__}: {last_error})" if last_error else ""
+                failure = self._failure(f"was not ready within {timeout:.0f} s{probe_said}")
                 self.stop()
-                raise error
+                raise failure
             time.sleep(pause)
             pause = min(pause * 1.5, 0.25)
 
