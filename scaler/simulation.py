@@ -509,6 +509,11 @@ def simulate(
     append = steps.append
     row = 0
     polls = syncs = 0
+    decide = decisions.decide  # bound once: this loop runs once per simulated poll
+    reason_text = {reason: reason.value for reason in decisions.Reason}  # faster than Enum.value
+
+    def ready_now(now: float) -> int:
+        return len(pods) if startup == 0 else pods.ready(now)
 
     def run_hpa(now: float, values: Mapping[str, float], ready: int) -> hpa.SyncResult:
         fed = [
@@ -545,20 +550,20 @@ def simulate(
             while row < last_row and times[row + 1] <= now:
                 row += 1
             readings, shown = readings_for(rows[row])
-            ready = pods.ready(now)
-            decision = decisions.decide(spec, readings, replicas, state, now, ready_replicas=ready)
+            ready = ready_now(now)
+            decision = decide(spec, readings, replicas, state, now, ready_replicas=ready)
             state = decision.state
             if decision.replicas is not None and decision.replicas != replicas:
                 replicas = decision.replicas
                 pods.scale(replicas, now, startup)
-                ready = pods.ready(now)
+                ready = ready_now(now)
             if direct and decision.replicas is None and decision.scale_with_hpa:
                 synced = run_hpa(now, decision.metric_values, ready)
                 hpa_state = synced.state
                 if synced.rescale:
                     replicas = synced.replicas
                     pods.scale(replicas, now, startup)
-                    ready = pods.ready(now)
+                    ready = ready_now(now)
                 append(
                     Step(
                         now,
@@ -581,7 +586,7 @@ def simulate(
                         replicas,
                         ready,
                         decision.active,
-                        decision.reason.value,
+                        reason_text[decision.reason],
                         decision.explanation,
                         shown,
                     )
@@ -589,13 +594,13 @@ def simulate(
         else:
             syncs += 1
             assert decision is not None  # the first poll (at 0) always comes first
-            ready = pods.ready(now)
+            ready = ready_now(now)
             synced = run_hpa(now, decision.metric_values, ready)
             hpa_state = synced.state
             if synced.rescale:
                 replicas = synced.replicas
                 pods.scale(replicas, now, startup)
-                ready = pods.ready(now)
+                ready = ready_now(now)
             append(
                 Step(
                     now,
