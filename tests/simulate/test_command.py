@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scaler import cli
+from scaler import cli, manifests, specs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -245,3 +245,11 @@ def test_kafka_example_shows_fallback(capsys: pytest.CaptureFixture[str]) -> Non
         capsys, str(EXAMPLES / "sim-kafka-lag.yaml"), "--trace", str(EXAMPLES / "sim-kafka-lag.csv")
     )
     assert "FALLBACK_PENDING" in out and re.search(r"\sFALLBACK\s", out)
+
+
+@pytest.mark.parametrize("example", ["sim-redis-burst", "sim-kafka-lag", "sim-prometheus-value"])
+def test_examples_are_clean_keda_scaled_objects(example: str) -> None:
+    (document,) = manifests.read([str(EXAMPLES / f"{example}.yaml")]).of_kind("ScaledObject")
+    spec, found = specs.check_scaled_object(document.body)
+    assert spec is not None
+    assert found == []  # no errors and no warnings either
