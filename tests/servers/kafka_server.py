@@ -54,10 +54,10 @@ class KafkaServer(process.ManagedServer):
     start_timeout = 15.0
 
     def __init__(self, binary: Path) -> None:
-        super().__init__()
         self.binary = binary
         self.host = ports.HOST
         self.port = ports.free_port()
+        super().__init__()
 
     @property
     def bootstrap(self) -> str:

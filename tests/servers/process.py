@@ -287,8 +287,10 @@ START_RECORDS: list[StartRecord] = []
 class ManagedServer(abc.ABC):
     """A server on fixed loopback ports in its own temporary directory, restartable on the same ports.
 
-    Subclasses say how to launch it (`_launch`) and when it is ready (`_is_ready`), and may start
-    helper processes first (`_start_helpers`, `_stop_helpers`).
+    Subclasses set their ports before calling `__init__`, say what goes into the directory
+    (`_prepare`; the directory is removed again if that fails), how to launch the server (`_launch`) and
+    when it is ready (`_is_ready`, `_after_ready`), and may start helper processes first
+    (`_start_helpers`, `_stop_helpers`).
     """
 
     name: str = "server"
@@ -304,6 +306,14 @@ class ManagedServer(abc.ABC):
         self.ready_seconds: float | None = None
         self._process: ServerProcess | None = None
         self._starts = 0
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self) -> None:  # noqa: B027 - optional hook
+        """Write what the server needs into `workdir` before its first start (nothing by default)."""
 
     @abc.abstractmethod
     def _launch(self) -> Launch: ...

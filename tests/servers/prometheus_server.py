@@ -136,13 +136,18 @@ class PrometheusServer(process.ManagedServer):
     first_scrape_timeout = 30.0
 
     def __init__(self, binary: Path) -> None:
-        super().__init__()
         self.binary = binary
         self.host = ports.HOST
         self.port = ports.free_port()
         self.first_scrape_seconds: float | None = None
         self.exporter = Exporter()
-        self.config_path = self.workdir / "prometheus.yml"
+        super().__init__()
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "prometheus.yml"
+
+    def _prepare(self) -> None:
         self.config_path.write_text(_CONFIG.format(job=SCRAPE_JOB, target=self.exporter.target))
 
     @property

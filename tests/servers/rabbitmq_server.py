@@ -66,7 +66,6 @@ class RabbitMQServer(process.ManagedServer):
     password = "guest"
 
     def __init__(self, server_script: Path, epmd: Path) -> None:
-        super().__init__()
         self.server_script = server_script
         self.epmd_binary = epmd
         self.host = ports.HOST
@@ -76,6 +75,9 @@ class RabbitMQServer(process.ManagedServer):
         self.epmd_port = ports.free_port()
         self.node_name = f"ebb-{secrets.token_hex(4)}@localhost"
         self._epmd: process.ServerProcess | None = None
+        super().__init__()
+
+    def _prepare(self) -> None:
         (self.workdir / "mnesia").mkdir()
         (self.workdir / "log").mkdir()
         (self.workdir / "rabbitmq.conf").write_text(

@@ -72,6 +72,21 @@ class TestFixtureFailures:
             raise error
 
 
+class TestPreparing:
+    def test_a_server_that_cannot_be_prepared_leaves_no_directory(self) -> None:
+        seen: list[Path] = []
+
+        class DiskFull(redis_server.RedisServer):
+            def _prepare(self) -> None:
+                seen.append(self.workdir)
+                (self.workdir / "redis.conf").write_text("partial")
+                raise OSError("No space left on device")
+
+        with pytest.raises(OSError, match="No space left"):
+            DiskFull(redis_server.redis_binary())
+        assert len(seen) == 1 and not seen[0].exists()
+
+
 class TestStartupFailures:
     def test_a_server_that_exits_fails_with_its_exit_code_and_log_tail(self, workdir: Path) -> None:
         server = spawn_shell(workdir, "echo 'fatal: bad config line 3'; exit 3")
