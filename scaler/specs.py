@@ -699,6 +699,9 @@ def _parse_trigger(c: _Collector, value: object, index: int) -> Trigger | None:
     cached = c.boolean(body, "useCachedMetrics", path)
     if trigger_type is None:
         return None
+    if trigger_type in RESOURCE_TRIGGER_TYPES and not metric_type_text and "metricType" not in body:
+        # KEDA's cpu/memory scaler has no default: the HPA needs to know percent or quantity.
+        c.error(f"{path}.metricType", f"is required for {trigger_type} triggers: Utilization or AverageValue")
     return Trigger(
         type=trigger_type,
         metadata=metadata,

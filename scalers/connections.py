@@ -69,13 +69,17 @@ class SharedClients:
         entry = self._entries.get(key)
         if entry is None:
             lock = self._opening.setdefault(key, asyncio.Lock())
-            async with lock:
-                entry = self._entries.get(key)
-                if entry is None:
-                    client = await open_client()
-                    entry = _Entry(client, close_client, 0)
-                    self._entries[key] = entry
-            self._opening.pop(key, None)
+            try:
+                async with lock:
+                    entry = self._entries.get(key)
+                    if entry is None:
+                        client = await open_client()
+                        entry = _Entry(client, close_client, 0)
+                        self._entries[key] = entry
+            finally:
+                # Forget the lock once nobody waits on it, whether opening worked or failed.
+                if not lock.locked() and self._opening.get(key) is lock:
+                    del self._opening[key]
         entry.users += 1
         return Lease(self, key, entry.client)
 

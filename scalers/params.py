@@ -269,7 +269,9 @@ def _convert(kind: Kind, text: str) -> Any:
                 continue
             key, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f'expected key=value pairs separated by commas ("{item.strip()}" has no "=")')
+                raise ValueError(
+                    f'expected key=value pairs separated by commas ("{item.strip()}" has no "=")'
+                )
             result[key.strip()] = value.strip()
         return result
     if kind is Kind.LIST:
@@ -344,7 +346,9 @@ def parse(cls: type[P], inputs: base.TriggerInputs) -> Parsed[P]:
         if text is None:
             if declared.required:
                 problems.append(
-                    base.ParamProblem(path, f'missing required parameter "{declared.key}" in [{_where(declared)}]')
+                    base.ParamProblem(
+                        path, f'missing required parameter "{declared.key}" in [{_where(declared)}]'
+                    )
                 )
             continue
         if declared.deprecated:
@@ -357,16 +361,28 @@ def parse(cls: type[P], inputs: base.TriggerInputs) -> Parsed[P]:
         except ValueError as error:
             problems.append(base.ParamProblem(path, f"{error}, got {_show(declared, text)}"))
             continue
-        if declared.choices and value not in declared.choices:
-            allowed = ", ".join(declared.choices)
-            problems.append(base.ParamProblem(path, f"must be one of {allowed}, got {_show(declared, text)}"))
-            continue
+        if declared.choices:
+            # A list parameter's choices constrain each element (`authModes: "basic,tls"`).
+            offending = (
+                [v for v in value if v not in declared.choices]
+                if isinstance(value, list)
+                else ([] if value in declared.choices else [value])
+            )
+            if offending:
+                allowed = ", ".join(declared.choices)
+                shown = _show(declared, ", ".join(str(v) for v in offending))
+                problems.append(base.ParamProblem(path, f"must be one of {allowed}, got {shown}"))
+                continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             if declared.minimum is not None and value < declared.minimum:
-                problems.append(base.ParamProblem(path, f"must be at least {_fmt(declared.minimum)}, got {value}"))
+                problems.append(
+                    base.ParamProblem(path, f"must be at least {_fmt(declared.minimum)}, got {value}")
+                )
                 continue
             if declared.maximum is not None and value > declared.maximum:
-                problems.append(base.ParamProblem(path, f"must be at most {_fmt(declared.maximum)}, got {value}"))
+                problems.append(
+                    base.ParamProblem(path, f"must be at most {_fmt(declared.maximum)}, got {value}")
+                )
                 continue
         values[f.name] = value
     problems.extend(_unknown_keys(cls, inputs))

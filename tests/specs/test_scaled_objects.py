@@ -691,6 +691,12 @@ ERROR_CASES = [
         "'hpa' or 'direct'",
         id="scaling-mode-unknown",
     ),
+    pytest.param(
+        {"spec": {"minReplicaCount": 1, "triggers": [{"type": "memory", "metadata": {"value": "256Mi"}}]}},
+        "spec.triggers[0].metricType",
+        "is required for memory triggers: Utilization or AverageValue",
+        id="resource-trigger-without-metric-type",
+    ),
 ]
 
 

@@ -305,3 +305,25 @@ def test_describe() -> None:
     assert described["mode"]["choices"] == ["fast", "slow"]
     assert described["old"]["deprecated"] == "old is gone; use name"
     assert "default" not in described["region"]  # None is not shown as a default
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ListChoices:
+    modes: Sequence[str] = params.param("authModes", default=[], choices=["basic", "bearer", "tls"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("basic", ["basic"], id="one-allowed"),
+        pytest.param("basic, tls", ["basic", "tls"], id="several-allowed"),
+    ],
+)
+def test_choices_on_a_list_accept_allowed_elements(text: str, expected: list[str]) -> None:
+    assert list(params.parse(ListChoices, trigger({"authModes": text})).value.modes) == expected
+
+
+def test_choices_on_a_list_name_the_offending_elements() -> None:
+    assert errors({"authModes": "basic,oauth,kerberos"}, cls=ListChoices) == [
+        'metadata.authModes: must be one of basic, bearer, tls, got "oauth, kerberos"'
+    ]

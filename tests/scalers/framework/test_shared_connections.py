@@ -87,6 +87,7 @@ async def test_a_failed_open_leaves_nothing_behind() -> None:
     with pytest.raises(ConnectionRefusedError):
         await pool.acquire("k", refuse, opener.close)
     assert len(pool) == 0
+    assert pool._opening == {}  # no lock is left behind for the key
     lease = await pool.acquire("k", opener.open_for("k"), opener.close)
     assert pool.users("k") == 1 and lease.client.key == "k"
 
