@@ -96,6 +96,10 @@ async def _read(job: _Job) -> Row:
     if job.scaler is None or job.prepared is None:
         return job.row
     prepared = job.prepared
+    if job.scaler.metric.source is not base.MetricSource.EXTERNAL:
+        # cpu/memory are Resource metrics: the Kubernetes metrics-server serves them, nobody polls them,
+        # and KEDA counts such triggers as always active.
+        return dataclasses.replace(job.row, active=True)
     try:
         async with asyncio.timeout(prepared.inputs.timeout):
             reading = await job.scaler.read()

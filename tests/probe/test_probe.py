@@ -193,3 +193,23 @@ def test_invalid_scaled_objects_are_reported_as_errors(
 def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["probe", str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cpu_triggers_are_not_polled_and_count_as_active(
+    protected_redis: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cpu = """  - type: cpu
+    metricType: Utilization
+    metadata: {value: "60"}
+"""
+    address = f"{protected_redis.host}:{protected_redis.port}"
+    text = manifest(address, extra_trigger=cpu).replace(
+        "image: example/worker", "image: example/worker\n        resources: {requests: {cpu: 100m}}"
+    )
+    code, out = run(tmp_path, text, capsys, "-o", "json")
+    assert code == 0, out
+    cpu_row = json.loads(out)["triggers"][2]
+    assert cpu_row["type"] == "cpu"
+    assert cpu_row["metricName"] == "cpu"
+    assert cpu_row["target"] == 60
+    assert (cpu_row["value"], cpu_row["active"], cpu_row["error"]) == (None, True, None)
