@@ -2,25 +2,15 @@
 after each test, any session-wide server the test left stopped is started again; at the end of the run,
 the terminal summary lists how long each server took to become ready.
 
-It also marks the main thread as having no current event loop at the start of the run. Without that,
-looptime's `pytest_pyfunc_call` asks the policy for the current loop around every *sync* test that runs
-before the first async one, and Python 3.11's policy then creates a loop nobody closes; its
-ResourceWarning surfaces later, at a random garbage collection, as an error in an unrelated test.
-
 Kept free of anything the server modules import, so pytest can load it as a plugin with its asserts
 rewritten.
 """
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from tests.servers import process, shared
-
-
-def pytest_sessionstart() -> None:
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)
