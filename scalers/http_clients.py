@@ -23,12 +23,12 @@ import re
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 
 import aiohttp
 import yarl
 
-from scalers import base, connections, params
+from scalers import base, connections, params, url_masking
 
 
 class AuthMode(str, enum.Enum):
@@ -185,25 +185,6 @@ class Response:
 Fetch = Callable[[Request], Awaitable[Response]]
 
 
-def mask_url(url: str) -> str:
-    """The URL with any `user:password@` replaced by `***@`."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
-
-
-def scrub(message: str, secrets: Iterable[str]) -> str:
-    """`message` with every secret value replaced by `***` (longest first, so overlaps are covered)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        message = message.replace(secret, "***")
-        quoted = urllib.parse.quote_plus(secret)
-        if quoted != secret:
-            message = message.replace(quoted, "***")
-    return message
-
-
 def query_escape(text: str) -> str:
     """Go's `url.QueryEscape`: everything but letters, digits and `-_.~` escaped, spaces as `+`."""
     return urllib.parse.quote_plus(text, safe="")
@@ -230,12 +211,12 @@ def auth_request(
     """A GET of `url` with the auth modes applied (headers, or the API key as a query parameter)."""
     all_headers = dict(headers or {})
     modes = auth.modes
-    display = mask_url(url)
+    display = url_masking.mask_userinfo(url)
     if AuthMode.API_KEY in modes and auth.api_key:
         if auth.api_key_method == "query":
             name = auth.key_param_name or "api_key"
             url = _set_query(url, name, auth.api_key)
-            display = mask_url(_set_query(display, name, "***"))
+            display = url_masking.mask_userinfo(_set_query(display, name, "***"))
         else:
             all_headers[auth.key_param_name or "X-API-KEY"] = auth.api_key
     if AuthMode.BEARER in modes and auth.bearer_token:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from scalers import base, http_clients, params, resource_metrics
+from scalers import base, http_clients, params, resource_metrics, url_masking
 
 _WRONG_VALUE = (
     "valueLocation must point to value of type number or a string representing a Quantity got: '{}'"
@@ -403,10 +403,10 @@ class MetricsApiScaler:
         request = build_request(self._params, self._inputs)
         try:
             response = await self._fetch(request)
-            value = read_value(self._params, response, http_clients.mask_url(self._params.url).split("?")[0])
+            value = read_value(self._params, response, url_masking.mask_userinfo(self._params.url).split("?")[0])
         except base.SourceError as error:
             raise base.SourceError(
-                http_clients.scrub(f"error requesting metrics endpoint: {error}", self._secrets)
+                url_masking.mask(f"error requesting metrics endpoint: {error}", self._secrets)
             ) from None
         return base.reading(value, self._params.activation_target_value)
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from scalers import base, http_clients, params
+from scalers import base, http_clients, params, url_masking
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -208,7 +208,7 @@ class PrometheusScaler:
             response = await self._fetch(request)
             value = read_value(self._params, response)
         except base.SourceError as error:
-            raise base.SourceError(http_clients.scrub(str(error), self._secrets)) from None
+            raise base.SourceError(url_masking.mask(str(error), self._secrets)) from None
         return base.reading(value, self._params.activation_threshold)
 
     async def aclose(self) -> None:

@@ -22,15 +22,14 @@ import dataclasses
 import enum
 import hashlib
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from redis import exceptions as redis_exceptions
 
-from scalers import base, connections, params
+from scalers import base, connections, params, url_masking
 
 # KEDA's error texts (pkg/scalers/redis_scaler.go).
 NO_ADDRESSES = "no addresses or hosts given. address should be a comma separated list of host:port or set the host/port values"
@@ -202,11 +201,11 @@ def split_address(address: str) -> tuple[str, int]:
     """`host:port` (or `[v6]:port`; an empty host means localhost, as in Go) → (host, port)."""
     host, sep, port = address.rpartition(":")
     if not sep:
-        raise ValueError(f'address "{masked(address, ())}" has no port (expected host:port)')
+        raise ValueError(f'address "{url_masking.mask(address, ())}" has no port (expected host:port)')
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f'address "{masked(address, ())}" has an invalid port (expected host:port)')
+        raise ValueError(f'address "{url_masking.mask(address, ())}" has an invalid port (expected host:port)')
     return host or "localhost", int(port)
 
 
@@ -274,24 +273,12 @@ class Target:
     @property
     def where(self) -> str:
         """For messages: which server(s), never credentials."""
-        names = ",".join(masked(a, ()) for a in self.addresses)
+        names = ",".join(url_masking.mask(a, ()) for a in self.addresses)
         if self.mode is Mode.SENTINEL:
             return f"redis sentinel {names} (master {self.sentinel_master or '?'})"
         if self.mode is Mode.CLUSTER:
             return f"redis cluster {names}"
         return f"redis {names} db {self.database}"
-
-
-# --- masking -----------------------------------------------------------------------------------------
-
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-
-def masked(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced by `***` and `scheme://user:pass@` by `scheme://***@`."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 def source_error(error: BaseException, target: Target, doing: str) -> base.SourceError:
@@ -302,7 +289,7 @@ def source_error(error: BaseException, target: Target, doing: str) -> base.Sourc
         detail = "timed out"
     else:
         detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return base.SourceError(masked(f"{target.where}: {doing}: {detail}", target.secrets))
+    return base.SourceError(url_masking.mask(f"{target.where}: {doing}: {detail}", target.secrets))
 
 
 # --- batching ----------------------------------------------------------------------------------------
@@ -648,7 +635,7 @@ class Connection:
             raise
         except TimeoutError:
             raise base.SourceError(
-                masked(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
+                url_masking.mask(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
             ) from None
         except Exception as error:
             raise source_error(error, self.target, doing) from None
@@ -672,7 +659,7 @@ class Connection:
             raise
         except TimeoutError:
             raise base.SourceError(
-                masked(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
+                url_masking.mask(f"{self.target.where}: {doing}: no answer within {seconds:g}s", self.target.secrets)
             ) from None
         except Exception as error:
             raise source_error(error, self.target, doing) from None

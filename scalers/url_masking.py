@@ -1,5 +1,7 @@
 """Masking of credentials in text a scaler shows: URLs with `user:pass@` and known secret values.
 
+The one place every scaler masks with, so that a credential looks the same wherever it is hidden.
+
 KEDA's RabbitMQ scaler rewrites every `name:secret@` in an error message to `user:password@`; Ebb does
 the same and then also blanks any known secret value (raw or percent-encoded) that is still left, so a
 password never reaches a log, a status or a metric, whatever shape the underlying library gave it.
@@ -11,8 +13,9 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 
-# The same shape KEDA masks: no space, slash or colon in the user; no slash or colon in the password.
-_USERINFO = re.compile(r"([^ /:]+):([^/:]+)@")
+# KEDA's shape (`name:secret@`), widened to an empty user (`redis://:secret@host`) and a colon inside
+# the password; whitespace, `/` and `@` end either part.
+_USERINFO = re.compile(r"([^\s/:@]*):([^\s/@]+)@")
 MASKED_USERINFO = "user:password@"
 REDACTED = "[redacted]"
 

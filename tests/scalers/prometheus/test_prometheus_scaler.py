@@ -477,7 +477,7 @@ async def test_credentials_in_the_server_address_are_masked() -> None:
     finally:
         await scaler.aclose()
     assert "hunter2" not in str(caught.value)
-    assert "***@127.0.0.1:1" in str(caught.value)
+    assert "user:password@127.0.0.1:1" in str(caught.value)
 
 
 async def test_triggers_share_one_session_until_the_last_closes(recorder: h.RecordingServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 import redis
 import redis_helpers as h
 
-from scalers import base, connections, redis_connections, redis_lists
+from scalers import base, connections, redis_connections, redis_lists, url_masking
 
 REDIS = redis_lists.REDIS
 ENV = {"REDIS_HOST": "none", "REDIS_PORT": "6379", "REDIS_PASSWORD": "none", "REDIS_ADDR": "myredis:6379"}
@@ -422,11 +422,11 @@ async def test_an_unreachable_address_with_credentials_in_it_is_masked() -> None
 @pytest.mark.parametrize(
     ("text", "secrets", "expected"),
     [
-        pytest.param("auth failed for hunter2", ["hunter2"], "auth failed for ***", id="value"),
-        pytest.param("redis://u:p@h:1 down", [], "redis://***@h:1 down", id="url"),
-        pytest.param("rediss://:pw@h/0", [], "rediss://***@h/0", id="url-no-user"),
+        pytest.param("auth failed for hunter2", ["hunter2"], "auth failed for [redacted]", id="value"),
+        pytest.param("redis://u:p@h:1 down", [], "redis://user:password@h:1 down", id="url"),
+        pytest.param("rediss://:pw@h/0", [], "rediss://user:password@h/0", id="url-no-user"),
         pytest.param("plain", ["", "x-not-there"], "plain", id="nothing"),
     ],
 )
 def test_masking(text: str, secrets: list[str], expected: str) -> None:
-    assert redis_connections.masked(text, secrets) == expected
+    assert url_masking.mask(text, secrets) == expected
