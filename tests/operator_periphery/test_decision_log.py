@@ -1,0 +1,152 @@
+"""The decision log: bounded rings per ScaledObject, order, forgetting, and the credential safety net."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scaler import decision_log
+
+
+def entry(n: int, **extra: Any) -> dict[str, Any]:
+    return {"time": f"2026-01-01T00:00:{n:02d}Z", "action": "none", "reason": "steady", "replicas": n} | extra
+
+
+# --- rings --------------------------------------------------------------------------------------------------
+
+
+def test_entries_come_back_oldest_first() -> None:
+    log = decision_log.DecisionLog()
+    for n in range(5):
+        log.record("default", "orders", entry(n))
+    assert [e["replicas"] for e in log.entries("default", "orders")] == [0, 1, 2, 3, 4]
+
+
+def test_each_object_keeps_only_its_newest_entries() -> None:
+    log = decision_log.DecisionLog(capacity_per_object=3)
+    for n in range(10):
+        log.record("default", "orders", entry(n))
+        log.record("default", "payments", entry(100 + n))
+    assert [e["replicas"] for e in log.entries("default", "orders")] == [7, 8, 9]
+    assert [e["replicas"] for e in log.entries("default", "payments")] == [107, 108, 109]
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    pytest.param(None, [0, 1, 2, 3], id="all"),
+    pytest.param(2, [2, 3], id="newest-two"),
+    pytest.param(10, [0, 1, 2, 3], id="more-than-kept"),
+    pytest.param(0, [], id="zero"),
+])
+def test_a_limit_returns_the_newest(limit: int | None, expected: list[int]) -> None:
+    log = decision_log.DecisionLog()
+    for n in range(4):
+        log.record("default", "orders", entry(n))
+    assert [e["replicas"] for e in log.entries("default", "orders", limit)] == expected
+
+
+def test_objects_and_last() -> None:
+    log = decision_log.DecisionLog()
+    assert log.objects() == []
+    assert log.last("default", "orders") is None
+    log.record("team-b", "queue", entry(1))
+    log.record("default", "orders", entry(2))
+    log.record("default", "orders", entry(3))
+    assert log.objects() == [("default", "orders"), ("team-b", "queue")]
+    assert log.last("default", "orders") == entry(3)
+    assert ("default", "orders") in log and ("default", "nope") not in log
+
+
+def test_namespace_and_name_are_not_confused() -> None:
+    log = decision_log.DecisionLog()
+    log.record("a", "b-c", entry(1))
+    log.record("a-b", "c", entry(2))
+    assert log.entries("a", "b-c") == [entry(1)]
+    assert log.entries("a-b", "c") == [entry(2)]
+
+
+def test_forget_drops_one_object_only() -> None:
+    log = decision_log.DecisionLog()
+    log.record("default", "orders", entry(1))
+    log.record("default", "payments", entry(2))
+    log.forget("default", "orders")
+    log.forget("default", "never-seen")  # no error
+    assert log.entries("default", "orders") == []
+    assert log.objects() == [("default", "payments")]
+
+
+def test_a_recorded_entry_is_not_changed_by_the_caller_reusing_its_dict() -> None:
+    log = decision_log.DecisionLog()
+    reused = entry(1)
+    log.record("default", "orders", reused)
+    reused["replicas"] = 99
+    assert log.entries("default", "orders")[0]["replicas"] == 1
+
+
+def test_entries_returns_a_new_list() -> None:
+    log = decision_log.DecisionLog()
+    log.record("default", "orders", entry(1))
+    log.entries("default", "orders").clear()
+    assert len(log.entries("default", "orders")) == 1
+
+
+@pytest.mark.parametrize("capacity", [
+    pytest.param(0, id="zero"), pytest.param(-1, id="negative"), pytest.param(2.5, id="float"),
+    pytest.param(True, id="bool"),
+])
+def test_a_capacity_that_is_not_a_positive_integer_is_refused(capacity: Any) -> None:
+    with pytest.raises(ValueError, match="capacity_per_object must be a positive integer"):
+        decision_log.DecisionLog(capacity_per_object=capacity)
+
+
+# --- redaction ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("redis://user:hunter2@redis:6379/0", "redis://***:***@redis:6379/0", id="user-and-password"),
+    pytest.param("redis://:hunter2@redis:6379", "redis://***:***@redis:6379", id="password-only"),
+    pytest.param("https://ghp_abc123@github.com/x", "https://***@github.com/x", id="token-as-user"),
+    pytest.param("amqp://guest:p@ss@rabbit:5672/vhost", "amqp://***:***@rabbit:5672/vhost", id="unencoded-at-in-password"),
+    pytest.param("amqp://guest:p%40ss@rabbit/", "amqp://***:***@rabbit/", id="encoded-password"),
+    pytest.param("dial kafka://a:b@k1:9092, then http://c:d@k2:80 failed",
+                 "dial kafka://***:***@k1:9092, then http://***:***@k2:80 failed", id="two-urls"),
+    pytest.param("connect to admin:s3cret@db.internal:5432 refused", "connect to ***:***@db.internal:5432 refused",
+                 id="bare-user-password"),
+    pytest.param("dsn='app:s3cret@db:5432'", "dsn='***:***@db:5432'", id="bare-in-quotes"),
+    pytest.param("http://redis:6379/0?x=1", "http://redis:6379/0?x=1", id="no-userinfo"),
+    pytest.param("mail ops@example.com at 12:30", "mail ops@example.com at 12:30", id="email-and-time-untouched"),
+    pytest.param("queue depth 12 > 5", "queue depth 12 > 5", id="no-at-sign"),
+])
+def test_redact_text(text: str, expected: str) -> None:
+    assert decision_log.redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    pytest.param({"explanation": "redis://:pw@r:6379 timed out"}, {"explanation": "redis://***:***@r:6379 timed out"},
+                 id="top-level-string"),
+    pytest.param({"inputs": [{"trigger": 0, "error": "amqp://u:pw@q/ down"}]},
+                 {"inputs": [{"trigger": 0, "error": "amqp://***:***@q/ down"}]}, id="nested-list-of-dicts"),
+    pytest.param({"inputs": {"http://u:pw@h/m": 3}}, {"inputs": {"http://***:***@h/m": 3}}, id="dict-key"),
+    pytest.param({"auth": {"password": "hunter2", "apiKey": "k-123", "host": "redis"}},
+                 {"auth": {"password": "***", "apiKey": "***", "host": "redis"}}, id="credential-keys"),
+    pytest.param({"tuple": ("http://a:b@h", 1)}, {"tuple": ["http://***:***@h", 1]}, id="tuple"),
+    pytest.param({"replicas": 3, "active": True, "value": 1.5, "none": None, "passed": 1},
+                 {"replicas": 3, "active": True, "value": 1.5, "none": None, "passed": 1}, id="nothing-to-mask"),
+])
+def test_redact_entries(given: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert decision_log.redact(given) == expected
+
+
+def test_recording_redacts_and_leaves_the_callers_entry_alone() -> None:
+    log = decision_log.DecisionLog()
+    given = {"reason": "failing", "inputs": [{"error": "redis://:topsecret@r:6379 refused"}]}
+    log.record("default", "orders", given)
+    assert "topsecret" not in json.dumps(log.entries("default", "orders"))
+    assert given["inputs"][0]["error"] == "redis://:topsecret@r:6379 refused"
+
+
+def test_unchanged_nested_values_are_not_copied() -> None:
+    inputs = [{"trigger": 0, "value": 12.0}]
+    redacted = decision_log.redact({"inputs": inputs})
+    assert redacted["inputs"] is inputs
