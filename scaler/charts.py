@@ -321,9 +321,10 @@ code{font-size:12px}
 def summary(result: simulation.Result) -> str:
     """One line: steps, replica changes, peak and final replicas, and when the target left and reached 0."""
     steps = result.steps
+    peak = result.peak_replicas  # computed once: a property over every step
     text = (
         f"{len(steps)} steps, {result.replica_changes} replica changes, "
-        f"peak {result.peak_replicas} replicas, final {result.final_replicas}"
+        f"peak {peak} replicas, final {result.final_replicas}"
     )
     woke = (
         next((s.time for s in steps if s.replicas > 0), None)
@@ -332,8 +333,8 @@ def summary(result: simulation.Result) -> str:
     )
     if woke is not None:
         text += f"; woke at {woke:g} s"
-    peak_at = next((s.time for s in steps if s.replicas == result.peak_replicas), None)
-    if peak_at is not None and result.peak_replicas > 0:
+    peak_at = next((s.time for s in steps if s.replicas == peak), None)
+    if peak_at is not None and peak > 0:
         text += f", peak first at {peak_at:g} s"
     if result.final_replicas == 0 and any(s.replicas > 0 for s in steps):
         last_up = max(i for i, s in enumerate(steps) if s.replicas > 0)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import math
 import re
 import urllib.parse
@@ -136,15 +137,15 @@ class Result:
     targets: Mapping[str, float]  # metric name → target, where known
     activations: Mapping[str, float]
 
-    @property
+    @functools.cached_property
     def peak_replicas(self) -> int:
         return max((s.replicas for s in self.steps), default=self.options.initial_replicas)
 
-    @property
+    @functools.cached_property
     def final_replicas(self) -> int:
         return self.steps[-1].replicas if self.steps else self.options.initial_replicas
 
-    @property
+    @functools.cached_property
     def replica_changes(self) -> int:
         changes, previous = 0, self.options.initial_replicas
         for step in self.steps:
