@@ -3,7 +3,9 @@
 Two ways to run one:
 * `with Sandbox() as sandbox:` starts it in a background thread with its own event loop, so synchronous
   clients (the official `kubernetes` client, kubectl in a subprocess) can call it;
-* `await sandbox.astart()` / `await sandbox.astop()` run it on the caller's running loop (kopf, aio clients).
+* `await sandbox.astart()` / `await sandbox.astop()` run it on the caller's running loop (aio clients).
+  Not next to `kopf.operator` on the same loop: when it stops, kopf cancels every task spawned during its
+  run, the server's connection handlers included; run the sandbox in its thread for kopf.
 
 No pytest import here; the fixtures live in `tests/sandbox/conftest.py`.
 """
