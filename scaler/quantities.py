@@ -56,6 +56,9 @@ def milli_truncated(value: float) -> int:
     """
     if not math.isfinite(value):
         raise QuantityError(f"cannot express {value!r} as a quantity: expected a finite number")
+    if float(value).is_integer() and -(2**53) <= value <= 2**53:
+        # Whole numbers (most queue lengths and lags) are exact as floats: no decimal arithmetic needed.
+        return int(value) * 1000
     milli = int(_CONTEXT.multiply(decimal.Decimal(repr(value)), decimal.Decimal(1000)))
     return max(-MAX_INT64 - 1, min(MAX_INT64, milli))
 
