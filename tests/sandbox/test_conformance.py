@@ -571,7 +571,7 @@ def test_watch_sees_live_events_with_a_label_selector(api: rawhttp.Api, sandbox:
     reader = threading.Thread(target=lambda: result.append(
         api.watch(f"{objects.CONFIGMAPS}?watch=true&labelSelector=app%3Dx&resourceVersion={rv}", count=3, seconds=5)))
     reader.start()
-    time.sleep(0.3)
+    eventually(lambda: api.get("/sandbox/stats").body["watchers"] == 1)
     _create(api, objects.CONFIGMAPS, objects.configmap("other", {"app": "y"}))
     api.patch(f"{objects.CONFIGMAPS}/a", {"metadata": {"labels": {"app": "gone"}}})
     api.patch(f"{objects.CONFIGMAPS}/other", {"metadata": {"labels": {"app": "x"}}})
@@ -580,6 +580,27 @@ def test_watch_sees_live_events_with_a_label_selector(api: rawhttp.Api, sandbox:
     events, _ = result[0]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("DELETED", "a"), ("ADDED", "other"), ("ADDED", "b")]
+
+
+def test_watch_with_a_field_selector(api: rawhttp.Api) -> None:
+    for name in ("a", "b"):
+        _create(api, objects.CONFIGMAPS, objects.configmap(name))
+    rv = api.get(objects.CONFIGMAPS).body["metadata"]["resourceVersion"]
+    for name in ("a", "b"):
+        api.patch(f"{objects.CONFIGMAPS}/{name}", {"data": {"k": "v"}})
+    api.delete(f"{objects.CONFIGMAPS}/b")
+    events, _ = api.watch(f"/api/v1/configmaps?watch=1&fieldSelector=metadata.name%3Db&resourceVersion={rv}", count=2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "b"), ("DELETED", "b")]
+
+
+async def test_sandbox_runs_on_the_callers_loop() -> None:
+    import aiohttp
+
+    async with testing.Sandbox() as running, aiohttp.ClientSession(base_url=running.base_url) as http:
+        async with http.post(objects.CONFIGMAPS, json=objects.configmap("a")) as reply:
+            assert reply.status == 201
+        async with http.get(f"{objects.CONFIGMAPS}/a") as reply:
+            assert (await reply.json())["metadata"]["name"] == "a"
 
 
 def test_watch_bookmarks_and_timeout() -> None:
