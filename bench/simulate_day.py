@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from scaler import decisions, hpa, simulation, specs, traces
+from scaler import decisions, hpa, simulation, specs, traces, trigger_targets
 
 DAY = 86_400
 
@@ -82,7 +82,9 @@ def main() -> int:
     result = None
     for _ in range(max(1, args.runs)):
         started, started_cpu = time.perf_counter(), time.process_time()
-        result = simulation.simulate(spec, trace, options)
+        result = simulation.simulate(
+            spec, trace, options, targets_for=trigger_targets.for_scaled_object(spec)
+        )
         best = min(best, time.perf_counter() - started)
         best_cpu = min(best_cpu, time.process_time() - started_cpu)
     assert result is not None
@@ -133,7 +135,9 @@ def breakdown(
     decisions.decide, hpa.sync = timed_decide, timed_sync
     try:
         started = time.perf_counter()
-        simulation.simulate(spec, trace, options)
+        simulation.simulate(
+            spec, trace, options, targets_for=trigger_targets.for_scaled_object(spec)
+        )
         total = time.perf_counter() - started
     finally:
         decisions.decide, hpa.sync = original_decide, original_sync

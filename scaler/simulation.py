@@ -17,9 +17,10 @@ Pods: scaling up creates pods at once that become ready `pod_startup` seconds la
 removes the newest (least ready) pods first, as a ReplicaSet does. Ready pods matter for Value targets
 and for Value fallback metrics.
 
-The simulator must know each trigger's target and activation threshold without a live scaler: it reads
-them from the trigger metadata with KEDA's parameter names and defaults (`default_targets_for`). That is
-a seam: pass `targets_for=` to use another table (the scaler registry, once it can answer this).
+The simulator must know each trigger's metric name, target and activation threshold without a live
+scaler: `targets_for` answers that per trigger. The edges pass `scaler.trigger_targets.for_scaled_object`,
+which asks the scaler registry (the same declared parameters the operator parses), so this module keeps no
+copy of any scaler's parameters.
 
 Pure: no files, no clock, no I/O. Designed for speed (one simulated day at 1 s polling in about a
 second or two): readings are built once per trace row, steps are NamedTuples, nothing is deep-copied.
@@ -32,8 +33,6 @@ import dataclasses
 import enum
 import functools
 import math
-import re
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -153,162 +152,6 @@ class Result:
                 changes += 1
                 previous = step.replicas
         return changes
-
-
-# --- trigger targets --------------------------------------------------------------------------------
-
-_NORMALIZE = re.compile(r"[/.:%()\"<> ]")
-_INT = re.compile(r"-?\d+")
-
-
-def _metric_name(index: int, name: str) -> str:
-    # KEDA: s<index>-<scaler metric name>, with path-unfriendly characters turned into dashes.
-    return f"s{index}-{_NORMALIZE.sub('-', name)}"
-
-
-def _get(metadata: Mapping[str, str], key: str) -> str | None:
-    value = metadata.get(key)
-    if value is None or not str(value).strip():
-        return None  # KEDA: an empty string is absent
-    return str(value).strip()
-
-
-def _int_param(metadata: Mapping[str, str], key: str, default: int | None) -> int:
-    raw = _get(metadata, key)
-    if raw is None:
-        if default is None:
-            raise TargetError(f"metadata.{key}", "is required: expected an integer")
-        return default
-    if not _INT.fullmatch(raw):
-        raise TargetError(f"metadata.{key}", f'expected an integer, got "{raw}"')
-    return int(raw)
-
-
-def _float_param(metadata: Mapping[str, str], key: str, default: float | None) -> float:
-    raw = _get(metadata, key)
-    if raw is None:
-        if default is None:
-            raise TargetError(f"metadata.{key}", "is required: expected a number")
-        return default
-    value = specs.go_parse_float(raw)
-    if value is None:
-        raise TargetError(f"metadata.{key}", f'expected a number, got "{raw}"')
-    return value
-
-
-def _redis(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    name = _metric_name(trigger.index, f"redis-{_get(md, 'listName') or ''}")
-    return TriggerTargets(name, _int_param(md, "listLength", 5), _int_param(md, "activationListLength", 0))
-
-
-def _redis_streams(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    name = _metric_name(trigger.index, f"redis-streams-{_get(md, 'stream') or ''}")
-    if _get(md, "consumerGroup") is None:
-        target = _int_param(md, "streamLength", 5)
-    elif _get(md, "lagCount") is not None:
-        target = _int_param(md, "lagCount", None)
-    else:
-        target = _int_param(md, "pendingEntriesCount", 5)
-    return TriggerTargets(name, target, _int_param(md, "activationLagCount", 0))
-
-
-def _rabbitmq(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    queue = urllib.parse.quote_plus(_get(md, "queueName") or "")
-    name = _metric_name(trigger.index, f"rabbitmq-{queue}")
-    has_value = _get(md, "value") is not None
-    if _get(md, "queueLength") is not None:
-        if has_value or _get(md, "mode") is not None:
-            raise TargetError("metadata.queueLength", "queueLength is deprecated; use mode and value")
-        target = _float_param(md, "queueLength", None)
-    elif not has_value and _get(md, "mode") is None:
-        target = 20.0  # KEDA's default: QueueLength mode, value 20
-    else:
-        target = _float_param(md, "value", None)
-        if target == 0:
-            raise TargetError("metadata.value", "value must be specified (and not 0)")
-    return TriggerTargets(name, target, _float_param(md, "activationValue", 0.0))
-
-
-def _kafka(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    topic = _get(md, "topic")
-    suffix = topic if topic else f"{_get(md, 'consumerGroup') or ''}-topics"
-    target = _int_param(md, "lagThreshold", 10)
-    if target <= 0:
-        raise TargetError("metadata.lagThreshold", f"must be greater than 0, got {target}")
-    return TriggerTargets(
-        _metric_name(trigger.index, f"kafka-{suffix}"), target, _int_param(md, "activationLagThreshold", 0)
-    )
-
-
-def _prometheus(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    return TriggerTargets(
-        _metric_name(trigger.index, "prometheus"),
-        _float_param(md, "threshold", None),
-        _float_param(md, "activationThreshold", 0.0),
-    )
-
-
-def _metrics_api(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-    name = _metric_name(trigger.index, f"metric-api-{_get(md, 'valueLocation') or ''}")
-    target = None if _get(md, "targetValue") is None else _float_param(md, "targetValue", None)
-    return TriggerTargets(name, target, _float_param(md, "activationTargetValue", 0.0))
-
-
-def _cron(trigger: specs.Trigger) -> TriggerTargets:
-    md = trigger.metadata
-
-    def squeeze(schedule: str) -> str:
-        return (
-            schedule.replace(" ", "")
-            .replace("*", "x")
-            .replace("/", "Sl")
-            .replace("?", "Qm")
-            .replace(",", "Cm")
-        )
-
-    timezone = _get(md, "timezone") or ""
-    window = f"{squeeze(_get(md, 'start') or '')}-{squeeze(_get(md, 'end') or '')}"
-    # The trace gives desiredReplicas inside the window and 0 outside; the target is 1 per replica.
-    return TriggerTargets(_metric_name(trigger.index, f"cron-{timezone}-{window}"), 1.0, 0.0)
-
-
-_TABLE: dict[str, Callable[[specs.Trigger], TriggerTargets]] = {
-    "redis": _redis,
-    "redis-cluster": _redis,
-    "redis-sentinel": _redis,
-    "redis-streams": _redis_streams,
-    "redis-cluster-streams": _redis_streams,
-    "redis-sentinel-streams": _redis_streams,
-    "rabbitmq": _rabbitmq,
-    "kafka": _kafka,
-    "apache-kafka": _kafka,
-    "prometheus": _prometheus,
-    "metrics-api": _metrics_api,
-    "cron": _cron,
-}
-
-
-def default_targets_for(trigger: specs.Trigger) -> TriggerTargets | None:
-    """The metric name, target and activation of a trigger, from its metadata and KEDA's defaults.
-
-    None for cpu/memory (metrics-server serves them; there is nothing to replay). Raises `TargetError`
-    for a missing or malformed parameter and for a type the table does not know.
-    """
-    if trigger.type in decisions.RESOURCE_TRIGGER_TYPES:
-        return None
-    reader = _TABLE.get(trigger.type)
-    if reader is None:
-        known = ", ".join(sorted(_TABLE))
-        raise TargetError(
-            "type", f'the simulator does not know trigger type "{trigger.type}": expected one of {known}'
-        )
-    return reader(trigger)
 
 
 # --- planning ---------------------------------------------------------------------------------------
@@ -447,7 +290,7 @@ def simulate(
     trace: traces.Trace,
     options: Options | None = None,
     *,
-    targets_for: TargetsFor = default_targets_for,
+    targets_for: TargetsFor,
 ) -> Result:
     """Replay `trace` against `spec`; see the module docstring for the two modes."""
     options = options or Options()

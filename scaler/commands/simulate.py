@@ -13,7 +13,7 @@ import json
 import sys
 from typing import TextIO
 
-from scaler import charts, manifests, problems, simulation, specs, traces
+from scaler import charts, manifests, problems, simulation, specs, traces, trigger_targets, validating
 
 HELP = "Replay a load trace (CSV) through the decision core and the HPA; print the replica timeline."
 
@@ -69,7 +69,10 @@ def _error(message: str, stream: TextIO) -> None:
     print(f"ebb simulate: {message}", file=stream)
 
 
-def _load_spec(path: str, name: str | None, err: TextIO) -> specs.ScaledObjectSpec | int:
+def _load_spec(
+    path: str, name: str | None, err: TextIO
+) -> tuple[specs.ScaledObjectSpec, validating.Cluster] | int:
+    """The ScaledObject to replay, and the other objects of the file (for `…FromEnv` and auth refs)."""
     try:
         read = manifests.read([path])
     except manifests.ManifestError as exc:
@@ -87,11 +90,12 @@ def _load_spec(path: str, name: str | None, err: TextIO) -> specs.ScaledObjectSp
         _error(f"{path}: {len(documents)} ScaledObjects ({names}): choose one with --name", err)
         return UNUSABLE
     try:
-        return specs.parse_scaled_object(documents[0].body)
+        spec = specs.parse_scaled_object(documents[0].body)
     except problems.InvalidObject as exc:
         for problem in exc.problems:
             print(str(problem), file=err)
         return INVALID
+    return spec, validating.validate(read).cluster
 
 
 def _fmt_metrics(step: simulation.Step) -> str:
@@ -163,7 +167,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     loaded = _load_spec(args.scaledobject, args.name, err)
     if isinstance(loaded, int):
         return loaded
-    spec = loaded
+    spec, cluster = loaded
     try:
         trace = traces.read(args.trace)
     except traces.TraceError as exc:
@@ -177,7 +181,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         pod_startup=args.pod_startup,
     )
     try:
-        result = simulation.simulate(spec, trace, options)
+        result = simulation.simulate(
+            spec, trace, options, targets_for=trigger_targets.for_scaled_object(spec, cluster)
+        )
     except simulation.SimulationError as exc:
         _error(str(exc), err)
         return UNUSABLE

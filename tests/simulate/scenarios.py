@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaler import simulation, specs, traces
+from scaler import simulation, specs, traces, trigger_targets
 
 
 def scaled_object(
@@ -43,3 +43,10 @@ def at(result: simulation.Result, time: float, source: str) -> simulation.Step:
 
 def of(result: simulation.Result, source: str) -> list[simulation.Step]:
     return [s for s in result.steps if s.source == source]
+
+
+def simulate(
+    spec: specs.ScaledObjectSpec, trace: traces.Trace, options: simulation.Options | None = None
+) -> simulation.Result:
+    """`simulation.simulate` with each trigger's targets from the scaler registry, as `ebb simulate` does."""
+    return simulation.simulate(spec, trace, options, targets_for=trigger_targets.for_scaled_object(spec))

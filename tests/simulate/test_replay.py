@@ -8,6 +8,7 @@ import pytest
 
 from scaler import simulation
 
+from . import scenarios
 from .scenarios import at, of, scaled_object, trace
 
 HPA, OPERATOR, DIRECT = simulation.HPA, simulation.OPERATOR, simulation.DIRECT
@@ -20,7 +21,7 @@ def step_spec(**extra: Any) -> Any:
 
 class TestHpaMode:
     def run(self) -> simulation.Result:
-        return simulation.simulate(step_spec(), trace(STEP), simulation.Options(duration=250))
+        return scenarios.simulate(step_spec(), trace(STEP), simulation.Options(duration=250))
 
     def test_wakes_at_the_first_poll_after_the_rise(self) -> None:
         result = self.run()
@@ -67,7 +68,7 @@ def test_scale_up_limited_by_behavior_policy() -> None:
             }
         },
     )
-    result = simulation.simulate(
+    result = scenarios.simulate(
         spec, trace("time,s0\n0,100\n"), simulation.Options(duration=60, initial_replicas=1)
     )
     syncs = of(result, HPA)
@@ -76,7 +77,7 @@ def test_scale_up_limited_by_behavior_policy() -> None:
 
 
 def test_direct_mode_scales_at_polls_without_hpa_syncs() -> None:
-    result = simulation.simulate(
+    result = scenarios.simulate(
         step_spec(), trace(STEP), simulation.Options(mode=simulation.Mode.DIRECT, duration=250)
     )
     assert {s.source for s in result.steps} == {DIRECT}
@@ -113,7 +114,7 @@ class TestPodStartup:
 
     def test_unready_pods_shrink_the_value_multiplier(self) -> None:
         options = simulation.Options(duration=60, initial_replicas=1, pod_startup=60)
-        result = simulation.simulate(self.spec(), trace("time,s0\n0,20\n"), options)
+        result = scenarios.simulate(self.spec(), trace("time,s0\n0,20\n"), options)
         syncs = of(result, HPA)
         assert [(s.time, s.replicas, s.ready) for s in syncs] == [
             (0, 2, 1),
@@ -125,7 +126,7 @@ class TestPodStartup:
 
     def test_ready_at_once_without_startup(self) -> None:
         options = simulation.Options(duration=30, initial_replicas=1)
-        result = simulation.simulate(self.spec(), trace("time,s0\n0,20\n"), options)
+        result = scenarios.simulate(self.spec(), trace("time,s0\n0,20\n"), options)
         assert [s.replicas for s in of(result, HPA)] == [2, 4, 8]
 
 
@@ -136,7 +137,7 @@ def test_failed_readings_engage_fallback() -> None:
         minReplicaCount=1,
         fallback={"failureThreshold": 2, "replicas": 5},
     )
-    result = simulation.simulate(
+    result = scenarios.simulate(
         spec, trace("time,s0\n0,10\n20,error\n"), simulation.Options(duration=60, initial_replicas=1)
     )
     assert at(result, 20, OPERATOR).reason == "FALLBACK_PENDING"
@@ -151,7 +152,7 @@ def test_failed_readings_engage_fallback() -> None:
 
 def test_paused_object_has_no_hpa_and_holds() -> None:
     spec = step_spec(annotations={"autoscaling.keda.sh/paused": "true"})
-    result = simulation.simulate(spec, trace(STEP), simulation.Options(duration=100, initial_replicas=2))
+    result = scenarios.simulate(spec, trace(STEP), simulation.Options(duration=100, initial_replicas=2))
     assert {s.source for s in result.steps} == {OPERATOR}
     assert {(s.reason, s.replicas) for s in result.steps} == {("PAUSED", 2)}
 
@@ -165,7 +166,7 @@ def test_scaling_modifiers_feed_the_composite_metric() -> None:
         minReplicaCount=1,
         advanced={"scalingModifiers": {"formula": "a + b", "target": "10"}},
     )
-    result = simulation.simulate(
+    result = scenarios.simulate(
         spec, trace("time,a,b\n0,10,15\n"), simulation.Options(duration=15, initial_replicas=1)
     )
     first = at(result, 0, HPA)
@@ -176,13 +177,13 @@ def test_scaling_modifiers_feed_the_composite_metric() -> None:
 
 
 def test_default_duration_covers_cooldown_and_scale_down_window() -> None:
-    result = simulation.simulate(step_spec(), trace(STEP), simulation.Options())
+    result = scenarios.simulate(step_spec(), trace(STEP), simulation.Options())
     assert result.duration == 100 + 600
     assert result.final_replicas == 0
 
 
 def test_changes_keep_first_last_and_transitions() -> None:
-    result = simulation.simulate(step_spec(), trace(STEP), simulation.Options(duration=250))
+    result = scenarios.simulate(step_spec(), trace(STEP), simulation.Options(duration=250))
     picked = simulation.changes(result.steps)
     assert picked[0] is result.steps[0] and picked[-1] is result.steps[-1]
     replica_steps = [s for s in result.steps if s.replicas != 0]
@@ -202,4 +203,4 @@ def test_changes_keep_first_last_and_transitions() -> None:
 )
 def test_bad_options(options: simulation.Options, message: str) -> None:
     with pytest.raises(simulation.SimulationError, match=message):
-        simulation.simulate(step_spec(), trace(STEP), options)
+        scenarios.simulate(step_spec(), trace(STEP), options)

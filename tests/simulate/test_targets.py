@@ -1,4 +1,5 @@
-"""Each trigger type's target and activation read from its metadata, and matching trace columns to triggers."""
+"""Each trigger type's metric name, target and activation as the scaler registry declares them (checked
+against KEDA's defaults), and matching trace columns to triggers."""
 
 from __future__ import annotations
 
@@ -6,19 +7,29 @@ from typing import Any
 
 import pytest
 
-from scaler import simulation, specs
+from scaler import simulation, specs, trigger_targets
 
+from . import scenarios
 from .scenarios import scaled_object, trace
 
 REDIS = {"address": "r:6379", "listName": "jobs"}
+STREAMS = {"address": "r:6379", "stream": "s"}
+RABBIT = {"host": "amqp://rabbit:5672/"}
 KAFKA = {"bootstrapServers": "k:9092", "consumerGroup": "g"}
 PROM = {"serverAddress": "http://p:9090", "query": "up"}
 API = {"url": "http://api/metrics", "valueLocation": "queue.depth"}
 CRON = {"timezone": "Etc/UTC", "start": "0 * * * *", "end": "30 * * * *", "desiredReplicas": "3"}
 
 
-def trigger(kind: str, metadata: dict[str, str], index: int = 0) -> specs.Trigger:
-    return specs.Trigger(type=kind, metadata=metadata, index=index)
+def targets(kind: str, metadata: dict[str, str]) -> simulation.TriggerTargets | None:
+    """The registry's answer for a ScaledObject whose only trigger is `kind` with `metadata`."""
+    spec = specs.ScaledObjectSpec(
+        name="worker",
+        namespace="default",
+        scale_target_ref=specs.ScaleTargetRef(name="worker"),
+        triggers=(specs.Trigger(type=kind, metadata=metadata, index=0),),
+    )
+    return trigger_targets.for_scaled_object(spec)(spec.triggers[0])
 
 
 @pytest.mark.parametrize(
@@ -28,15 +39,15 @@ def trigger(kind: str, metadata: dict[str, str], index: int = 0) -> specs.Trigge
         pytest.param("redis", {**REDIS, "listLength": "20", "activationListLength": "3"}, ("s0-redis-jobs", 20, 3),
                      id="redis-listLength-activationListLength"),
         pytest.param("redis-cluster", {**REDIS, "listLength": " 7 "}, ("s0-redis-jobs", 7, 0), id="redis-cluster-trimmed"),
-        pytest.param("redis-streams", {"stream": "s"}, ("s0-redis-streams-s", 5, 0), id="streams-length"),
-        pytest.param("redis-streams", {"stream": "s", "consumerGroup": "g", "pendingEntriesCount": "9"},
+        pytest.param("redis-streams", {**STREAMS}, ("s0-redis-streams-s", 5, 0), id="streams-length"),
+        pytest.param("redis-streams", {**STREAMS, "consumerGroup": "g", "pendingEntriesCount": "9"},
                      ("s0-redis-streams-s", 9, 0), id="streams-pending"),
-        pytest.param("redis-streams", {"stream": "s", "consumerGroup": "g", "lagCount": "4", "activationLagCount": "1"},
+        pytest.param("redis-streams", {**STREAMS, "consumerGroup": "g", "lagCount": "4", "activationLagCount": "1"},
                      ("s0-redis-streams-s", 4, 1), id="streams-lag"),
-        pytest.param("rabbitmq", {"queueName": "q"}, ("s0-rabbitmq-q", 20, 0), id="rabbitmq-default-20"),
-        pytest.param("rabbitmq", {"queueName": "a/b", "mode": "QueueLength", "value": "7.5", "activationValue": "2"},
+        pytest.param("rabbitmq", {**RABBIT, "queueName": "q"}, ("s0-rabbitmq-q", 20, 0), id="rabbitmq-default-20"),
+        pytest.param("rabbitmq", {**RABBIT, "queueName": "a/b", "mode": "QueueLength", "value": "7.5", "activationValue": "2"},
                      ("s0-rabbitmq-a-2Fb", 7.5, 2), id="rabbitmq-value-activationValue"),
-        pytest.param("rabbitmq", {"queueName": "q", "queueLength": "12"}, ("s0-rabbitmq-q", 12, 0),
+        pytest.param("rabbitmq", {**RABBIT, "queueName": "q", "queueLength": "12"}, ("s0-rabbitmq-q", 12, 0),
                      id="rabbitmq-deprecated-queueLength"),
         pytest.param("kafka", {**KAFKA, "topic": "orders"}, ("s0-kafka-orders", 10, 0), id="kafka-defaults"),
         pytest.param("kafka", {**KAFKA, "lagThreshold": "50", "activationLagThreshold": "5"},
@@ -45,50 +56,49 @@ def trigger(kind: str, metadata: dict[str, str], index: int = 0) -> specs.Trigge
                      id="prometheus"),
         pytest.param("metrics-api", {**API, "targetValue": "8", "activationTargetValue": "2"},
                      ("s0-metric-api-queue-depth", 8, 2), id="metrics-api"),
-        pytest.param("metrics-api", API, ("s0-metric-api-queue-depth", None, 0), id="metrics-api-without-target"),
         pytest.param("cron", CRON, ("s0-cron-Etc-UTC-0xxxx-30xxxx", 1, 0), id="cron-target-one"),
     ],
 )  # fmt: skip
 def test_table(kind: str, metadata: dict[str, str], expected: tuple[str, float | None, float]) -> None:
-    got = simulation.default_targets_for(trigger(kind, metadata))
+    got = targets(kind, metadata)
     assert got is not None
     assert (got.metric_name, got.target, got.activation) == expected
 
 
 @pytest.mark.parametrize("kind", ["cpu", "memory"])
 def test_resource_triggers_are_not_replayed(kind: str) -> None:
-    assert simulation.default_targets_for(trigger(kind, {"value": "50"})) is None
+    assert targets(kind, {"value": "50"}) is None
 
 
 @pytest.mark.parametrize(
     ("kind", "metadata", "field", "text"),
     [
-        pytest.param("prometheus", PROM, "metadata.threshold", "is required", id="prometheus-threshold-missing"),
+        pytest.param("prometheus", PROM, "metadata.threshold", 'missing required parameter "threshold"', id="prometheus-threshold-missing"),
         pytest.param("prometheus", {**PROM, "threshold": "ten"}, "metadata.threshold", 'expected a number, got "ten"',
                      id="prometheus-threshold-bad"),
         pytest.param("redis", {**REDIS, "listLength": "5.5"}, "metadata.listLength", "expected an integer",
                      id="redis-listLength-not-integer"),
-        pytest.param("kafka", {**KAFKA, "lagThreshold": "0"}, "metadata.lagThreshold", "greater than 0",
+        pytest.param("kafka", {**KAFKA, "lagThreshold": "0"}, "metadata.lagThreshold", "must be at least 1, got 0",
                      id="kafka-lagThreshold-zero"),
-        pytest.param("rabbitmq", {"queueName": "q", "queueLength": "5", "value": "5"}, "metadata.queueLength",
+        pytest.param("rabbitmq", {**RABBIT, "queueName": "q", "queueLength": "5", "value": "5"}, "metadata.queueLength",
                      "deprecated", id="rabbitmq-queueLength-with-value"),
-        pytest.param("rabbitmq", {"queueName": "q", "mode": "QueueLength"}, "metadata.value", "is required",
+        pytest.param("rabbitmq", {**RABBIT, "queueName": "q", "mode": "QueueLength"}, "metadata.value", "value must be specified",
                      id="rabbitmq-mode-without-value"),
-        pytest.param("azure-queue", {}, "type", 'does not know trigger type "azure-queue"', id="unknown-type"),
+        pytest.param("azure-queue", {}, "type", 'unknown trigger type "azure-queue"', id="unknown-type"),
     ],
 )  # fmt: skip
 def test_table_errors(kind: str, metadata: dict[str, str], field: str, text: str) -> None:
     with pytest.raises(simulation.TargetError, match=text) as caught:
-        simulation.default_targets_for(trigger(kind, metadata))
+        targets(kind, metadata)
     assert caught.value.field == field
 
 
 def test_simulation_error_names_object_and_field() -> None:
     spec = scaled_object([{"type": "prometheus", "metadata": PROM}])
     with pytest.raises(simulation.SimulationError) as caught:
-        simulation.simulate(spec, trace("time,s0\n0,1\n"))
+        scenarios.simulate(spec, trace("time,s0\n0,1\n"))
     assert str(caught.value) == (
-        "ScaledObject/default/worker: spec.triggers[0].metadata.threshold: is required: expected a number"
+        'ScaledObject/default/worker: spec.triggers[0].metadata.threshold: missing required parameter "threshold" in [triggerMetadata]'
     )
 
 
@@ -117,7 +127,7 @@ TWO = [
     ],
 )
 def test_columns_match_triggers(header: str, expected: tuple[str, ...]) -> None:
-    result = simulation.simulate(
+    result = scenarios.simulate(
         scaled_object(TWO), trace(f"{header}\n0,1,2\n"), simulation.Options(duration=1)
     )
     assert result.metric_names == expected
@@ -143,5 +153,5 @@ def test_columns_match_triggers(header: str, expected: tuple[str, ...]) -> None:
 def test_column_errors(triggers: list[dict[str, Any]], header: str, message: str) -> None:
     cells = ",".join(["0"] * len(header.split(",")))
     with pytest.raises(simulation.SimulationError) as caught:
-        simulation.simulate(scaled_object(triggers, minReplicaCount=1), trace(f"{header}\n{cells}\n"))
+        scenarios.simulate(scaled_object(triggers, minReplicaCount=1), trace(f"{header}\n{cells}\n"))
     assert str(caught.value).startswith(message)
