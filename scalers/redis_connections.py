@@ -668,3 +668,22 @@ class Connection:
         lease, self._lease = self._lease, None
         if lease is not None:
             await lease.release()
+
+
+CountSource = Callable[[], Awaitable[int]]
+
+
+@dataclasses.dataclass
+class CountScaler:
+    """A Redis scaler: one count read from `count` (the shared, batched client, or a plain function in
+    tests), active when strictly above the metric's activation."""
+
+    metric: base.MetricSpec
+    count: CountSource
+    close: Callable[[], Awaitable[None]]
+
+    async def read(self) -> base.Reading:
+        return base.reading(float(await self.count()), self.metric.activation)
+
+    async def aclose(self) -> None:
+        await self.close()

@@ -11,7 +11,6 @@ during one event-loop turn become one script call (one per hash slot on a cluste
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from scalers import base, params, redis_connections
@@ -67,25 +66,7 @@ def metric(p: RedisListParams, inputs: base.TriggerInputs) -> base.MetricSpec:
     )
 
 
-LengthSource = Callable[[], Awaitable[int]]
-
-
-@dataclasses.dataclass
-class RedisListScaler:
-    """Reads one length from `length` (the real Redis, or a plain function in tests)."""
-
-    metric: base.MetricSpec
-    length: LengthSource
-    close: Callable[[], Awaitable[None]]
-
-    async def read(self) -> base.Reading:
-        return base.reading(float(await self.length()), self.metric.activation)
-
-    async def aclose(self) -> None:
-        await self.close()
-
-
-def length_reader(connection: redis_connections.Connection, list_name: str, timeout: float) -> LengthSource:
+def length_reader(connection: redis_connections.Connection, list_name: str, timeout: float) -> redis_connections.CountSource:
     """The length of `list_name` through the shared, batched client."""
     doing = f'measuring "{list_name}"'
 
@@ -103,7 +84,7 @@ def length_reader(connection: redis_connections.Connection, list_name: str, time
 
 def build(p: RedisListParams, inputs: base.TriggerInputs, context: base.BuildContext) -> base.Scaler:
     connection = redis_connections.Connection(context.clients, redis_connections.Target.of(p))
-    return RedisListScaler(
+    return redis_connections.CountScaler(
         metric(p, inputs), length_reader(connection, p.list_name, inputs.timeout), connection.aclose
     )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from scalers import base, params, redis_connections
@@ -81,24 +81,6 @@ def metric(p: RedisStreamParams, inputs: base.TriggerInputs) -> base.MetricSpec:
     )
 
 
-CountSource = Callable[[], Awaitable[int]]
-
-
-@dataclasses.dataclass
-class RedisStreamScaler:
-    """Reads one count from `count` (the real Redis, or a plain function in tests)."""
-
-    metric: base.MetricSpec
-    count: CountSource
-    close: Callable[[], Awaitable[None]]
-
-    async def read(self) -> base.Reading:
-        return base.reading(float(await self.count()), self.metric.activation)
-
-    async def aclose(self) -> None:
-        await self.close()
-
-
 def _integer(reply: Any, where: str) -> int:
     if isinstance(reply, bool) or not isinstance(reply, int):
         raise base.SourceError(f"{where}: unexpected reply {reply!r}")
@@ -139,7 +121,7 @@ def major_version(info: Any) -> int | None:
 
 def count_reader(
     connection: redis_connections.Connection, p: RedisStreamParams, timeout: float
-) -> CountSource:
+) -> redis_connections.CountSource:
     """The value for `p.mode` through the shared, batched client."""
     Command = redis_connections.Command
     stream, group = p.stream, p.consumer_group or ""
@@ -192,7 +174,7 @@ def count_reader(
 
 def build(p: RedisStreamParams, inputs: base.TriggerInputs, context: base.BuildContext) -> base.Scaler:
     connection = redis_connections.Connection(context.clients, redis_connections.Target.of(p))
-    return RedisStreamScaler(
+    return redis_connections.CountScaler(
         metric(p, inputs), count_reader(connection, p, inputs.timeout), connection.aclose
     )
 

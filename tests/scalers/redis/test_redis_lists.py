@@ -245,7 +245,7 @@ async def test_value_and_activity(length: int, activation: int, value: float, ac
         return None
 
     metric = base.MetricSpec("s0-redis-q", "AverageValue", 10.0, float(activation))
-    reading = await redis_lists.RedisListScaler(metric, source, close).read()
+    reading = await redis_connections.CountScaler(metric, source, close).read()
     assert (reading.value, reading.active) == (value, active)
 
 

@@ -108,7 +108,7 @@ async def test_activity_is_strictly_above_activation_lag_count(
         return None
 
     metric = base.MetricSpec("s0-redis-streams-s", "AverageValue", 5.0, float(activation))
-    assert (await redis_streams.RedisStreamScaler(metric, source, close).read()).active is active
+    assert (await redis_connections.CountScaler(metric, source, close).read()).active is active
 
 
 # --- against a real Redis ---------------------------------------------------------------------------
