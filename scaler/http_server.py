@@ -3,11 +3,12 @@ log as JSON (`/api/v1/scaledobjects`, `/api/v1/scaledobjects/{namespace}/{name}/
 
 `make_app` builds the aiohttp application from the operator's metrics, decision log and `HealthState`;
 `serve` starts it on a host and port (0 picks a free one) and `stop` shuts it down. Nothing served here
-reads a Secret: the decision log is redacted when recorded and redacted again when served.
+reads a Secret, and the decision log is redacted when recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from typing import Any
@@ -85,8 +86,9 @@ async def _decisions(request: web.Request) -> web.Response:
     ref = f"{namespace}/{name}"
     if (namespace, name) not in log:
         return _json({"error": f"no decisions recorded for ScaledObject {ref}", "scaledObject": ref}, status=404)
-    entries = [decision_log.redact(e) for e in log.entries(namespace, name, limit)]
-    return _json({"scaledObject": ref, "decisions": entries})
+    # The log keeps each entry as redacted JSON text: sent as it is, not parsed and dumped again.
+    body = f'{{"scaledObject":{json.dumps(ref)},"decisions":{log.entries_json(namespace, name, limit)}}}'
+    return web.Response(text=body, content_type="application/json")
 
 
 async def _scaled_objects(request: web.Request) -> web.Response:
@@ -96,12 +98,11 @@ async def _scaled_objects(request: web.Request) -> web.Response:
     for namespace, name in log.objects():
         if only is not None and namespace != only:
             continue
-        last = log.last(namespace, name)
         items.append({
             "namespace": namespace,
             "name": name,
-            "decisions": len(log.entries(namespace, name)),
-            "lastDecision": decision_log.redact(last) if last is not None else None,
+            "decisions": log.count(namespace, name),
+            "lastDecision": log.last(namespace, name),
             "href": f"/api/v1/scaledobjects/{namespace}/{name}/decisions",
         })
     return _json({"scaledObjects": items})
@@ -109,7 +110,9 @@ async def _scaled_objects(request: web.Request) -> web.Response:
 
 def _metrics_handler(metrics: operator_metrics.OperatorMetrics) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        output = prometheus_client.generate_latest(metrics.registry)
+        # Rendering 1,000 objects' series takes ~0.1 s of CPU: in a thread, the scale loops sharing this
+        # event loop stall for milliseconds (GIL switches) instead of the whole rendering.
+        output = await asyncio.to_thread(prometheus_client.generate_latest, metrics.registry)
         return web.Response(body=output, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     return handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -91,13 +92,63 @@ def test_entries_returns_a_new_list() -> None:
     assert len(log.entries("default", "orders")) == 1
 
 
-@pytest.mark.parametrize("capacity", [
+@pytest.mark.parametrize("option", ["capacity_per_object", "max_bytes"])
+@pytest.mark.parametrize("value", [
     pytest.param(0, id="zero"), pytest.param(-1, id="negative"), pytest.param(2.5, id="float"),
     pytest.param(True, id="bool"),
 ])
-def test_a_capacity_that_is_not_a_positive_integer_is_refused(capacity: Any) -> None:
-    with pytest.raises(ValueError, match="capacity_per_object must be a positive integer"):
-        decision_log.DecisionLog(capacity_per_object=capacity)
+def test_bounds_that_are_not_positive_integers_are_refused(option: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be a positive integer"):
+        decision_log.DecisionLog(**{option: value})
+
+
+def test_the_byte_budget_is_shared_fairly_between_objects() -> None:
+    size = len(json.dumps(entry(10), separators=(",", ":")))
+    log = decision_log.DecisionLog(capacity_per_object=500, max_bytes=40 * size)
+    for n in range(10, 60):
+        log.record("default", "busy", entry(n))
+    assert log.count("default", "busy") == 40  # alone, it may use the whole budget
+    for n in range(10, 60):
+        log.record("default", "busy", entry(n))
+        log.record("default", "other", entry(n))
+    # Two objects: each trims itself to about half the budget, the newest kept.
+    assert log.count("default", "busy") == 20
+    assert log.count("default", "other") == 20
+    assert log.nbytes <= 40 * size
+    assert log.entries("default", "busy")[-1] == entry(59)
+    log.forget("default", "other")
+    assert log.nbytes == 20 * size
+
+
+def test_an_object_always_keeps_its_newest_entry_even_over_budget() -> None:
+    log = decision_log.DecisionLog(max_bytes=10)
+    log.record("default", "orders", entry(1))
+    log.record("default", "orders", entry(2))
+    assert log.entries("default", "orders") == [entry(2)]
+
+
+def test_entries_json_is_the_stored_text() -> None:
+    log = decision_log.DecisionLog()
+    assert log.entries_json("default", "orders") == "[]"
+    for n in range(3):
+        log.record("default", "orders", entry(n))
+    assert json.loads(log.entries_json("default", "orders")) == [entry(0), entry(1), entry(2)]
+    assert json.loads(log.entries_json("default", "orders", 1)) == [entry(2)]
+
+
+def test_values_that_are_not_json_are_shown_as_text() -> None:
+    log = decision_log.DecisionLog()
+    log.record("default", "orders", {"time": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+                                     "error": ConnectionError("refused")})
+    assert log.entries("default", "orders") == [{"time": "2026-01-02 03:04:05+00:00", "error": "refused"}]
+
+
+def test_changing_returned_entries_changes_nothing() -> None:
+    log = decision_log.DecisionLog()
+    log.record("default", "orders", entry(1, triggers=[{"value": 1}]))
+    log.entries("default", "orders")[0]["triggers"][0]["value"] = 99
+    last = log.last("default", "orders")
+    assert last is not None and last["triggers"][0]["value"] == 1
 
 
 # --- redaction ----------------------------------------------------------------------------------------------
@@ -122,7 +173,7 @@ def test_redact_text(text: str, expected: str) -> None:
     assert decision_log.redact_text(text) == expected
 
 
-@pytest.mark.parametrize(("given", "expected"), [
+REDACTIONS = [
     pytest.param({"explanation": "redis://:pw@r:6379 timed out"}, {"explanation": "redis://***:***@r:6379 timed out"},
                  id="top-level-string"),
     pytest.param({"inputs": [{"trigger": 0, "error": "amqp://u:pw@q/ down"}]},
@@ -133,9 +184,31 @@ def test_redact_text(text: str, expected: str) -> None:
     pytest.param({"tuple": ("http://a:b@h", 1)}, {"tuple": ["http://***:***@h", 1]}, id="tuple"),
     pytest.param({"replicas": 3, "active": True, "value": 1.5, "none": None, "passed": 1},
                  {"replicas": 3, "active": True, "value": 1.5, "none": None, "passed": 1}, id="nothing-to-mask"),
-])
+]
+
+
+@pytest.mark.parametrize(("given", "expected"), REDACTIONS)
 def test_redact_entries(given: dict[str, Any], expected: dict[str, Any]) -> None:
     assert decision_log.redact(given) == expected
+
+
+@pytest.mark.parametrize(("given", "expected"), REDACTIONS)
+def test_the_log_stores_entries_redacted_the_same_way(given: dict[str, Any], expected: dict[str, Any]) -> None:
+    log = decision_log.DecisionLog()
+    log.record("default", "orders", given)
+    assert log.entries("default", "orders") == [json.loads(json.dumps(expected))]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param('{"note":"he said \\"token\\":\\"x\\""}', '{"note":"he said \\"token\\":\\"x\\""}',
+                 id="escaped-quotes-inside-a-value"),
+    pytest.param('{"bearerToken":"a\\"b"}', '{"bearerToken":"***"}', id="escaped-quote-in-secret"),
+    pytest.param('{"password":""}', '{"password":""}', id="empty-value-kept"),
+    pytest.param('{"password":12}', '{"password":12}', id="number-kept"),
+    pytest.param('{"passed":"yes","bypass":"x"}', '{"passed":"yes","bypass":"***"}', id="pass-suffix-only"),
+])
+def test_redact_json_edge_cases(text: str, expected: str) -> None:
+    assert decision_log.redact_json(text) == expected
 
 
 def test_recording_redacts_and_leaves_the_callers_entry_alone() -> None:
