@@ -15,35 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 
-from scaler import manifests, probing, trigger_checks, validating
+from scaler import probing
+from scaler.commands import manifest_inputs
 
 HELP = "read every trigger's source once and print its metric value, target and activity"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest file, directory, or - for stdin")
-    parser.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        default="default",
-        help="namespace for objects that do not name one (default: default)",
-    )
+    manifest_inputs.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        documents = manifests.read(args.files)
-    except manifests.ManifestError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    report = validating.validate(
-        documents, trigger_checker=trigger_checks.CHECKER, default_namespace=args.namespace
-    )
+    report = manifest_inputs.checked(args)
+    if report is None:
+        return manifest_inputs.UNREADABLE
     rows = asyncio.run(probing.probe(report))
     if args.output == "json":
         print(json.dumps({"triggers": [row.as_dict() for row in rows]}, indent=2))

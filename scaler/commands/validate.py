@@ -29,33 +29,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from scaler import manifests, trigger_checks, validating
+from scaler import validating
+from scaler.commands import manifest_inputs
 
 HELP = "check ScaledObject and TriggerAuthentication manifests as KEDA's API server would"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest file, directory, or - for stdin")
-    parser.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        default="default",
-        help="namespace for objects that do not name one (default: default)",
-    )
+    manifest_inputs.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        documents = manifests.read(args.files)
-    except manifests.ManifestError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    report = validating.validate(documents, trigger_checker=trigger_checks.CHECKER, default_namespace=args.namespace)
+    report = manifest_inputs.checked(args)
+    if report is None:
+        return manifest_inputs.UNREADABLE
     if args.output == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:
