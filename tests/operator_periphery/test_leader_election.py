@@ -318,3 +318,57 @@ async def test_async_callbacks_run_and_a_failing_callback_does_not_end_the_campa
 ])
 def test_lease_records_read_from_specs(spec: dict[str, Any], expected: leader_election.LeaseRecord) -> None:
     assert leader_election.LeaseRecord.from_lease({"spec": spec}) == expected
+
+
+# --- the clock is injectable, and real time works too ------------------------------------------------------
+
+
+class ManualClock:
+    """A clock that moves only when the elector sleeps: each sleep jumps exactly by what was asked."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_an_injected_clock_and_sleep_decide_expiry(lease_api: leases.HttpLeaseApi) -> None:
+    await lease_api.create(NAMESPACE, {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": LEASE, "namespace": NAMESPACE},
+        "spec": {"holderIdentity": "someone-else", "leaseDurationSeconds": 20},
+    })
+    clock = ManualClock()
+    started_at: list[float] = []
+    elector = leader_election.LeaderElector(api=lease_api, namespace=NAMESPACE, name=LEASE, identity="pod-a",
+                                            clock=clock, sleep=clock.sleep, retry_period=3,
+                                            on_started_leading=lambda: started_at.append(clock.now))
+    async with campaigning(elector):
+        await asyncio.wait_for(elector.leading.wait(), 10)  # real seconds: only the requests take real time
+    # First seen at 1000 and valid while 1000 + 20 > now: the tries at 1000, 1003 … 1018 lose, 1021 wins.
+    assert started_at == [1021.0]
+    assert clock.sleeps[:7] == [3, 3, 3, 3, 3, 3, 3]
+
+
+async def test_handover_in_real_time_with_short_timings(sandbox: testing.Sandbox,
+                                                        lease_api: leases.HttpLeaseApi) -> None:
+    timings = {"lease_duration": 1.5, "renew_deadline": 1.0, "retry_period": 0.2}
+    timeline = Timeline()
+    a = make_elector(lease_api, "pod-a", timeline, **timings)
+    b = make_elector(lease_api, "pod-b", timeline, **timings)
+    async with campaigning(a) as tasks:
+        await asyncio.wait_for(a.leading.wait(), 2)
+        async with campaigning(b):
+            await asyncio.sleep(0.6)
+            assert not b.is_leader
+            await stop(tasks["pod-a"])
+            await asyncio.wait_for(b.leading.wait(), 1.0)
+            assert (await raw_lease(sandbox))["spec"]["holderIdentity"] == "pod-b"
+    timeline.assert_no_overlap()
