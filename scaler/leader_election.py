@@ -20,6 +20,7 @@ aiohttp. The clock, wall clock and sleep are injected for tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import math
@@ -101,7 +102,9 @@ class LeaderElector:
     """Campaigns for one Lease until cancelled; `leading` is set while this replica holds it.
 
     `lost` is set when a term ends (lease lost or released) and cleared when a new term starts.
-    `on_started_leading` / `on_stopped_leading` (sync or async) run at the same moments.
+    `on_started_leading` / `on_stopped_leading` (sync or async) run at the same moments: the start callback
+    runs beside the renewals (and is cancelled if the term ends first); the stop callback is awaited, and
+    on cancellation the Lease is released only after it returned.
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class LeaderElector:
         self._observed: LeaseRecord | None = None
         self._observed_at = 0.0
         self._last_renewal = 0.0
+        self._starting: asyncio.Task[None] | None = None
 
     # --- what the operator reads -----------------------------------------------------------------------
 
@@ -284,14 +288,42 @@ class LeaderElector:
         logger.info("Lease %s/%s: %r is the leader", self.namespace, self.name, self.identity)
         self.lost.clear()
         self.leading.set()
-        await self._call(self.on_started_leading)
+        # The start callback may take long (an operator waiting for its watches to sync): it runs beside
+        # the renewals, never in their way.
+        self._starting = self._spawn(self.on_started_leading)
 
     async def _end_term(self) -> None:
         if not self.leading.is_set():
             return
         self.leading.clear()
         self.lost.set()
+        starting, self._starting = self._starting, None
+        if starting is not None and not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        # Awaited: a leader that is cancelled releases the Lease only once it has stopped acting. A leader
+        # that lost the Lease has lease_duration - renew_deadline (5 s by default) before anyone else may
+        # take over; the stop callback should finish within that.
         await self._call(self.on_stopped_leading)
+
+    def _spawn(self, callback: Callback | None) -> asyncio.Task[None] | None:
+        if callback is None:
+            return None
+        try:
+            result = callback()
+        except Exception:
+            logger.exception("Lease %s/%s: a leadership callback failed", self.namespace, self.name)
+            return None
+        if result is None:
+            return None
+        return asyncio.create_task(self._await_logged(result), name=f"lease-{self.name}-started-leading")
+
+    async def _await_logged(self, awaitable: Awaitable[None]) -> None:
+        try:
+            await awaitable
+        except Exception:
+            logger.exception("Lease %s/%s: a leadership callback failed", self.namespace, self.name)
 
     async def _call(self, callback: Callback | None) -> None:
         # A failing callback must not end the campaign (nor keep a leader from stepping down).

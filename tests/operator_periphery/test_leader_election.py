@@ -372,3 +372,58 @@ async def test_handover_in_real_time_with_short_timings(sandbox: testing.Sandbox
             await asyncio.wait_for(b.leading.wait(), 1.0)
             assert (await raw_lease(sandbox))["spec"]["holderIdentity"] == "pod-b"
     timeline.assert_no_overlap()
+
+
+# --- callbacks that take time ------------------------------------------------------------------------------
+
+
+@pytest.mark.looptime
+async def test_a_slow_start_callback_does_not_hold_up_renewals(sandbox: testing.Sandbox,
+                                                               lease_api: leases.HttpLeaseApi) -> None:
+    events: list[str] = []
+
+    async def start_slowly() -> None:
+        events.append("starting")
+        await asyncio.sleep(60)  # e.g. an operator waiting for its watches to sync
+        events.append("started")
+
+    a = leader_election.LeaderElector(api=lease_api, namespace=NAMESPACE, name=LEASE, identity="pod-a",
+                                      on_started_leading=start_slowly)
+    timeline = Timeline()
+    b = make_elector(lease_api, "pod-b", timeline)
+    async with campaigning(a) as tasks:
+        await asyncio.wait_for(a.leading.wait(), 1)
+        async with campaigning(b):
+            await asyncio.sleep(70)
+            assert events == ["starting", "started"]
+            assert a.is_leader and not b.is_leader
+            assert timeline.leaders() == []
+            await stop(tasks["pod-a"])
+            await asyncio.wait_for(b.leading.wait(), b.retry_period + 0.5)
+
+
+@pytest.mark.looptime
+async def test_cancelling_mid_start_cancels_the_start_then_stops_then_releases(
+        sandbox: testing.Sandbox, lease_api: leases.HttpLeaseApi) -> None:
+    events: list[str] = []
+
+    async def start_slowly() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            events.append("start cancelled")
+            raise
+
+    async def stop_slowly() -> None:
+        await asyncio.sleep(3)  # stopping the scale loops takes a while
+        holder = (await raw_lease(sandbox))["spec"]["holderIdentity"]
+        events.append(f"stopped while the lease was held by {holder!r}")
+
+    a = leader_election.LeaderElector(api=lease_api, namespace=NAMESPACE, name=LEASE, identity="pod-a",
+                                      on_started_leading=start_slowly, on_stopped_leading=stop_slowly)
+    async with campaigning(a) as tasks:
+        await asyncio.wait_for(a.leading.wait(), 1)
+        await asyncio.sleep(5)
+        await stop(tasks["pod-a"])
+    assert events == ["start cancelled", "stopped while the lease was held by 'pod-a'"]
+    assert (await raw_lease(sandbox))["spec"]["holderIdentity"] == ""
