@@ -29,11 +29,12 @@ class HttpLeaseApi:
     """Leases over HTTP against `base_url` (the API server, e.g. `https://10.0.0.1:443`).
 
     `token` is a bearer token or a callable returning the current one (in-cluster tokens rotate; the
-    callable can re-read the file). `ssl` is an `ssl.SSLContext` for a private CA, or None/True for the
-    defaults. Pass `session` to share one; otherwise the API owns a session closed by `close()`.
+    callable can re-read the file). `ssl_context` is an `ssl.SSLContext` (a private CA, client
+    certificates), False to skip verification (kubeconfig `insecure-skip-tls-verify`), or None/True for
+    the defaults. Pass `session` to share one; otherwise the API owns a session closed by `close()`.
     """
 
-    def __init__(self, base_url: str, *, token: Token = None, ssl_context: ssl.SSLContext | None = None,
+    def __init__(self, base_url: str, *, token: Token = None, ssl_context: ssl.SSLContext | bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, session: aiohttp.ClientSession | None = None) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
