@@ -274,7 +274,7 @@ def parse_time(text: str) -> float:
 # --- evaluating the triggers ------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # a private scratch record: built per tick, never shared
 class _Outcome:
     """One trigger after fallback: what it feeds the HPA and how it counts for activity and errors."""
 
@@ -290,7 +290,7 @@ class _Outcome:
     resource: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # a private scratch record: built per tick, never shared
 class _Evaluation:
     outcomes: tuple[_Outcome, ...]
     active: bool
@@ -483,7 +483,7 @@ def _evaluate(
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # a private scratch record: built per tick, never shared
 class _Composite:
     value: float | None
     active: bool
