@@ -84,7 +84,7 @@ def _plan(
         row = dataclasses.replace(
             row, metric_name=metric.name, target=metric.target, activation_threshold=metric.activation
         )
-        context = base.BuildContext(clients=clients, clock=time.monotonic)
+        context = base.BuildContext(clients=clients, clock=time.time)
         return _Job(row, prepared, scaler_type.build(parsed.value, prepared.inputs, context))
     except base.ScalerError as error:
         return _Job(dataclasses.replace(row, error=prepared.mask(str(error))), prepared)

@@ -132,7 +132,12 @@ class Clock(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class BuildContext:
-    """What `ScalerType.build` gets besides the parsed parameters: shared connections and a clock."""
+    """What `ScalerType.build` gets besides the parsed parameters: shared connections and a clock.
+
+    `clock()` is wall-clock time in seconds since the epoch (`time.time` in production): scalers send it
+    to their sources (Prometheus' `time=`) and compare it with schedules (cron), so a monotonic clock
+    would be wrong here.
+    """
 
     clients: connections.SharedClients
     clock: Clock
