@@ -330,9 +330,12 @@ async def scale_to(ctx: Context, target: kube.Target, replicas: int) -> bool:
 # -- conflicts with other ScaledObjects and HPAs (KEDA's webhook) ---------------------------------------
 
 
-def _created(body: Mapping[str, Any]) -> tuple[str, str]:
+def _rank(body: Mapping[str, Any]) -> tuple[int, str, str]:
+    """Which of two ScaledObjects on one workload keeps it: one already Ready, else the older (creation
+    times have one-second resolution, so the name breaks ties)."""
     meta = _meta(body)
-    return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+    ready = (_condition(body, "Ready") or {}).get("status") == "True"
+    return (0 if ready else 1), str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
 
 
 def _target_of(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
@@ -354,15 +357,15 @@ def _hpa_name_of(body: Mapping[str, Any]) -> str:
 def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> str:
     """The webhook's `other-scaled-object`, `other-scaled-object-hpa` and `other-hpa` rules; "" if none.
 
-    Between two ScaledObjects the one created later is the one in conflict, as the webhook would have
-    rejected it."""
+    Between two ScaledObjects the one that is not yet Ready, else the younger, is the one in conflict, as
+    the webhook would have rejected it."""
     target = spec.scale_target_ref
     mine = (target.api_version, target.kind, target.name)
     gvk = f"{target.api_version}.{target.kind}"
-    own_created = _created(body)
+    own_rank = _rank(body)
     for other in ctx.watched.items(kube.SCALED_OBJECT, spec.namespace):
         other_name = str(_meta(other).get("name") or "")
-        if other_name == spec.name or _meta(other).get("deletionTimestamp") or _created(other) > own_created:
+        if other_name == spec.name or _meta(other).get("deletionTimestamp") or _rank(other) > own_rank:
             continue
         if _target_of(other) == mine:
             return (

@@ -86,6 +86,16 @@ class Api:
     async def reasons(self, involved: str, ns: str = "default") -> list[str]:
         return [e["reason"] for e in await self.events(involved, ns)]
 
+    async def events_with(self, involved: str, reason: str, *, count: int = 1, ns: str = "default") -> list[dict[str, Any]]:
+        """The Events of `reason` about `involved`, once there are at least `count` (Events are posted
+        after the write they report, so they may trail it)."""
+
+        async def found() -> list[dict[str, Any]]:
+            events = [e for e in await self.events(involved, ns) if e["reason"] == reason]
+            return events if len(events) >= count else []
+
+        return await until(found, what=f"{count} {reason} Event(s) about {involved}")
+
     async def condition(self, so: str, kind: str, ns: str = "default") -> dict[str, Any]:
         body = await self.scaled_object(so, ns)
         for item in (body.get("status") or {}).get("conditions") or []:

@@ -63,8 +63,7 @@ async def test_wakes_from_zero_builds_the_hpa_and_returns_to_zero_after_cooldown
         "reason": "ScalerActive",
         "message": "Scaling is performed because triggers are active",
     }
-    events = await api.events("orders")
-    activated = [e for e in events if e["reason"] == "KEDAScaleTargetActivated"]
+    activated = await api.events_with("orders", "KEDAScaleTargetActivated")
     assert len(activated) == 1
     assert activated[0]["message"] == (
         f"Scaled apps/v1.Deployment default/worker from 0 to 1, triggered by s0-redis-{list_name}"
@@ -81,7 +80,7 @@ async def test_wakes_from_zero_builds_the_hpa_and_returns_to_zero_after_cooldown
     await cluster.until(cooling, what="Active=False ScalerCooldown")
     await cluster.until(lambda: _equals(api.replicas("worker"), 0), what="worker back at 0", within=20)
     assert time.monotonic() - drained >= 4.0  # cooldownPeriod 5 s, counted from the last active poll
-    deactivated = [e for e in await api.events("orders") if e["reason"] == "KEDAScaleTargetDeactivated"]
+    deactivated = await api.events_with("orders", "KEDAScaleTargetDeactivated")
     assert [e["message"] for e in deactivated] == ["Deactivated apps/v1.Deployment default/worker from 1 to 0"]
     active = await api.condition("orders", "Active")
     assert active["status"] == "False" and active["reason"] == "ScalerNotActive"
