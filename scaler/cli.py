@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "scaler.commands.simulate",
     "scalers": "scaler.commands.scalers",
     "sandbox": "kube_sandbox.cli",
+    "operator": "scaler.commands.operator",
+    "demo": "scaler.commands.demo",
 }
 
 
