@@ -1,0 +1,93 @@
+"""`ebb operator`: run the operator against the cluster kubectl would use.
+
+The cluster is found as kubectl finds it (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`,
+else the in-cluster service account). Every namespace is watched unless `--namespace` names some.
+`--scaling-mode direct` makes direct mode the default for ScaledObjects without the
+`ebb.dev/scaling-mode` annotation. `/metrics`, `/healthz`, `/readyz` and the decision log
+(`/api/v1/scaledobjects/{ns}/{name}/decisions`) are served on `--http-address`.
+
+SIGTERM or SIGINT stops it within 10 s: loops finish their tick and stop, the Lease is released,
+connections are closed. Exit status 0 after a clean stop, 2 when no cluster configuration is found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from scaler import kube, operator, specs
+
+HELP = "run the operator: watch ScaledObjects and scale their targets (KEDA's keda.sh/v1alpha1 API)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    parser.add_argument("--context", help="kubeconfig context to use (default: the current one)")
+    parser.add_argument(
+        "-n", "--namespace", action="append", default=[], metavar="NS",
+        help="watch only this namespace (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "--scaling-mode", choices=[m.value for m in specs.ScalingMode], default=specs.ScalingMode.HPA.value,
+        help="how 1<->N is done for ScaledObjects without the ebb.dev/scaling-mode annotation (default: hpa)",
+    )
+    parser.add_argument(
+        "--cluster-object-namespace", default=os.environ.get("KEDA_CLUSTER_OBJECT_NAMESPACE", "keda"),
+        help="where ClusterTriggerAuthentications' Secrets and ConfigMaps live (default: keda)",
+    )
+    parser.add_argument(
+        "--http-address", default="0.0.0.0:8080", metavar="HOST:PORT",
+        help="where /metrics, /healthz, /readyz and the decision log are served (default 0.0.0.0:8080; 'off' to disable)",
+    )
+    parser.add_argument("--leader-election", action="store_true", help="run as one of several replicas holding a Lease")
+    parser.add_argument("--lease-name", default="ebb-operator", help="the Lease's name (default: ebb-operator)")
+    parser.add_argument("--lease-namespace", help="the Lease's namespace (default: the kubeconfig's namespace)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def settings_from(args: argparse.Namespace) -> operator.Settings:
+    host, port = "127.0.0.1", None
+    if args.http_address != "off":
+        host, _, raw_port = args.http_address.rpartition(":")
+        if not raw_port.isdigit():
+            raise ValueError(f"--http-address: expected HOST:PORT or 'off', got {args.http_address!r}")
+        port = int(raw_port)
+        host = host or "0.0.0.0"
+    return operator.Settings(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespaces=tuple(args.namespace),
+        scaling_mode=specs.ScalingMode(args.scaling_mode),
+        cluster_object_namespace=args.cluster_object_namespace,
+        http_host=host,
+        http_port=port,
+        leader_election=args.leader_election,
+        lease_name=args.lease_name,
+        lease_namespace=args.lease_namespace,
+    )
+
+
+async def _main(settings: operator.Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await operator.Operator(settings).run(stop)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from(args)
+        asyncio.run(_main(settings))
+    except ValueError as error:
+        print(f"ebb operator: {error}", file=sys.stderr)
+        return 2
+    except kube.ConfigError as error:
+        print(f"ebb operator: {error}", file=sys.stderr)
+        return 2
+    return 0
