@@ -205,7 +205,8 @@ class Triggers:
             scaler_type = self.ctx.scalers.get(trigger.type)
             parsed = params.parse(scaler_type.params, prepared.inputs)
             built.metric = scaler_type.metric(parsed.value, prepared.inputs)
-            context = base.BuildContext(clients=self.ctx.clients, clock=self.ctx.monotonic)
+            # Scalers get the wall clock: Prometheus is asked "at time=…", cron compares it with schedules.
+            context = base.BuildContext(clients=self.ctx.clients, clock=self.ctx.clock)
             built.scaler = scaler_type.build(parsed.value, prepared.inputs, context)
         except base.ScalerError as error:
             built.error = prepared.mask(str(error))
