@@ -62,6 +62,7 @@ class Result:
     decision_answers: int  # 200 answers from the decision JSON endpoint during the run
     decisions: int  # decisions the operator recorded
     elapsed: float
+    hpa: str | None = None  # HPA mode: what the operator built
 
 
 # --- what is applied --------------------------------------------------------------------------------
@@ -208,8 +209,12 @@ async def run(
     *,
     emit: Callable[[str], None] = print,
     stop: asyncio.Event | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> Result:
-    """The whole demo; returns when the cycle is complete, the duration is over or `stop` is set."""
+    """The whole demo; returns when the cycle is complete, the duration is over or `stop` is set.
+
+    `on_started` is called once the operator runs: kopf installs its own SIGINT/SIGTERM handlers when it
+    starts, and a caller that wants the signals (to stop through `stop`, at once) takes them back there."""
     schedule = demo_timeline.Schedule.for_duration(options.duration, peak=options.peak)
     stop = stop or asyncio.Event()
     began = time.monotonic()
@@ -246,6 +251,8 @@ async def run(
                     raise DemoError("the operator stopped while starting")
                 if not running.started.is_set():
                     raise DemoError("the operator did not start within 30 s")
+                if on_started is not None:
+                    on_started()
                 decisions_url = (
                     f"http://127.0.0.1:{running.port}/api/v1/scaledobjects/{NAMESPACE}/{NAME}/decisions"
                 )
@@ -267,6 +274,10 @@ async def run(
                 )
                 interrupted = stop.is_set() or operator_task.done()
                 emit("")
+                hpa = None
+                if options.mode is specs.ScalingMode.HPA:
+                    hpa = await _hpa_line(kube)
+                    emit(hpa)
                 if interrupted:
                     emit("interrupted: stopping")
                 elif not timeline.completed:
@@ -282,6 +293,7 @@ async def run(
                     decision_answers=answers,
                     decisions=decisions,
                     elapsed=time.monotonic() - began,
+                    hpa=hpa,
                 )
     finally:
         operator_stop.set()
@@ -290,6 +302,25 @@ async def run(
                 await asyncio.wait_for(operator_task, 15)
         await workload.stop()
         await asyncio.to_thread(sandbox.stop_thread)
+
+
+async def _hpa_line(kube: aiohttp.ClientSession) -> str:
+    """HPA mode: the HPA the operator built, in one line (or that there is none)."""
+    name = f"keda-hpa-{NAME}"
+    code, body = await _json(kube, f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscalers/{name}")
+    if code != 200 or body is None:
+        return f"HPA {NAMESPACE}/{name}: not found (HTTP {code})"
+    spec = body.get("spec") or {}
+    metrics = []
+    for metric in spec.get("metrics") or []:
+        external = metric.get("external") or {}
+        target = external.get("target") or {}
+        value = target.get("averageValue", target.get("value"))
+        metrics.append(f"{(external.get('metric') or {}).get('name')} ({target.get('type')} {value})")
+    return (
+        f"HPA {NAMESPACE}/{name} built by the operator: minReplicas {spec.get('minReplicas')}, maxReplicas "
+        f"{spec.get('maxReplicas')}, external metric {', '.join(metrics) or 'none'} (nothing acts on it here)"
+    )
 
 
 async def _watch(

@@ -167,7 +167,8 @@ class Timeline:
             f" (ready {since(self.ready_at, self.work_at)})",
             f"  peak: {self.peak} replica{'s' if self.peak != 1 else ''}"
             + (f" at {self.peak_at:.1f} s" if self.peak_at is not None else ""),
-            f"  from the queue emptying to zero replicas: {since(self.zero_at, self.empty_at)}",
+            f"  from the queue emptying to zero replicas: {since(self.zero_at, self.empty_at)}"
+            " (the cooldown runs from the last poll that saw work)",
             f"  changes shown: {len(self.changes)}; decisions recorded: {decisions}",
         ]
         return lines

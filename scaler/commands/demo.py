@@ -55,11 +55,16 @@ def _say(line: str) -> None:
 async def _main(options: demo.Options) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    # Until kopf starts (it installs its own handlers and stops the operator on these signals).
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+
+    def take_signals() -> None:
+        # Again once the operator runs: kopf replaces these with its own, and stopping through kopf's
+        # signal path takes it about 4 s, through `stop` a few milliseconds.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+
+    take_signals()
     try:
-        result = await demo.run(options, emit=_say, stop=stop)
+        result = await demo.run(options, emit=_say, stop=stop, on_started=take_signals)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -1,5 +1,5 @@
 """`ebb demo` through the installed console script: a short run exits 0 with the cycle printed, Ctrl-C
-stops it cleanly, and bad options get a clear error and exit 2 (checked in-process, nothing started)."""
+or SIGTERM stops it cleanly (exit 130, within 5 s), and bad options get a clear error and exit 2 (checked in-process, nothing started)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ def test_a_short_run_prints_the_cycle_and_exits_0() -> None:
     assert took < 30
 
 
-def test_ctrl_c_stops_it_cleanly() -> None:
+@pytest.mark.parametrize(
+    "signum", [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGTERM, id="sigterm")]
+)
+def test_a_signal_stops_it_cleanly(signum: signal.Signals) -> None:
     process = subprocess.Popen([str(EBB), "demo", "--duration", "60"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -41,8 +44,10 @@ def test_ctrl_c_stops_it_cleanly() -> None:
         seen.append(line)
         if "NO_CHANGE" in line:
             break
-    process.send_signal(signal.SIGINT)
+    stopped = time.monotonic()
+    process.send_signal(signum)
     out, err = process.communicate(timeout=20)
+    assert time.monotonic() - stopped < 5
     assert process.returncode == 130, "".join(seen) + out + err
     assert "interrupted: stopping" in out
     assert "cycle: incomplete" in out

@@ -73,3 +73,18 @@ async def test_the_demo_scales_from_zero_out_and_back_to_zero() -> None:
     change_lines = [line for line in lines if re.match(r"^\s+\d+\.\ds  queue", line)]
     assert len(change_lines) == len(result.changes)
     assert "cycle: complete" in lines
+
+
+async def test_hpa_mode_goes_0_1_0_and_builds_the_hpa() -> None:
+    lines: list[str] = []
+    result = await demo.run(
+        demo.Options(duration=20.0, mode=specs.ScalingMode.HPA, ready_delay=0.2), emit=lines.append
+    )
+    assert result.completed, "\n".join(lines)
+    replicas = [o.replicas for o in result.changes]
+    assert max(replicas) == 1 and replicas[-1] == 0 and 1 in replicas
+    assert any("the sandbox has no HPA controller" in line for line in lines)
+    assert result.hpa == (
+        "HPA demo/keda-hpa-worker built by the operator: minReplicas 1, maxReplicas 10, external metric "
+        "s0-metric-api-queue-depth (AverageValue 10) (nothing acts on it here)"
+    )

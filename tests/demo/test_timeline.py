@@ -69,7 +69,7 @@ def test_one_line_per_change_and_the_cycle_completes() -> None:
     summary = timeline.summary(decisions=12)
     assert summary[0] == "cycle: complete"
     assert "peak: 3 replicas at 2.0 s" in summary[2]
-    assert summary[3].endswith("6.0 s")
+    assert "to zero replicas: 6.0 s" in summary[3]
 
 
 @pytest.mark.parametrize(
