@@ -35,6 +35,7 @@ NAME = "worker"
 TARGET_VALUE = 10
 MAX_REPLICAS = 10
 POLL_EVERY = 0.2  # seconds between two looks at the Deployment and the decision log
+DECISION_LAG = 1.5  # seconds a replica count may run ahead of the recorded decisions before it is shown
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 NAMESPACES = "/api/v1/namespaces"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments"
@@ -47,7 +48,7 @@ class DemoError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    duration: float = 60.0
+    duration: float = 70.0
     mode: specs.ScalingMode = specs.ScalingMode.DIRECT
     ready_delay: float = 0.5  # seconds from a pod's creation to Ready (the toy kubelet)
     peak: int = 60
@@ -338,30 +339,53 @@ async def _watch(
     number of 200 answers from the decision endpoint."""
     answers = 0
     path = f"{DEPLOYMENTS}/{NAME}"
+    lagging_since: float | None = None
     async with aiohttp.ClientSession() as plain:
         while not (timeline.completed or stop.is_set() or operator_task.done() or time.monotonic() > deadline):
-            code, body = await _json(plain, f"{decisions_url}?limit=1")
-            reason, explanation = None, ""
-            if code == 200 and body is not None:
+            # The Deployment first: a tick writes /scale before it records its decision, so a decision read
+            # after the Deployment is at least as new as the replicas seen.
+            code, target = await _json(kube, path)
+            code_decisions, body = await _json(plain, f"{decisions_url}?limit=1")
+            latest: Mapping[str, Any] | None = None
+            if code_decisions == 200 and body is not None:
                 answers += 1
                 latest = body["decisions"][-1] if body["decisions"] else None
-                if latest is not None:
-                    reason, explanation = latest["reason"], latest["explanation"]
-                    if "hpa" in latest and latest["hpa"]["explanation"]:
-                        explanation = f"{explanation}; {latest['hpa']['explanation']}"
-            code, target = await _json(kube, path)
             if code == 200 and target is not None:
-                observation = demo_timeline.Observation(
-                    elapsed=workload.elapsed(),
-                    depth=workload.depth(),
-                    reason=reason,
-                    explanation=explanation,
-                    replicas=int((target.get("spec") or {}).get("replicas") or 0),
-                    ready=int((target.get("status") or {}).get("readyReplicas") or 0),
-                )
-                line = timeline.observe(observation)
+                replicas = int((target.get("spec") or {}).get("replicas") or 0)
+                # The write landed but its decision is not recorded yet: wait a poll rather than print the
+                # new replicas beside the previous decision (unless it stays so: someone else scaled it).
+                if latest is not None and latest.get("replicas") != replicas:
+                    lagging_since = lagging_since or time.monotonic()
+                    if time.monotonic() - lagging_since < DECISION_LAG:
+                        await _pause(stop)
+                        continue
+                lagging_since = None
+                line = timeline.observe(_observation(workload, latest, replicas, target))
                 if line is not None:
                     emit(line)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_EVERY)
+            await _pause(stop)
     return answers
+
+
+def _observation(
+    workload: Workload, latest: Mapping[str, Any] | None, replicas: int, target: Mapping[str, Any]
+) -> demo_timeline.Observation:
+    reason, explanation = None, ""
+    if latest is not None:
+        reason, explanation = str(latest["reason"]), str(latest["explanation"])
+        hpa = latest.get("hpa") or {}
+        if hpa.get("explanation"):
+            explanation = f"{explanation}; {hpa['explanation']}"
+    return demo_timeline.Observation(
+        elapsed=workload.elapsed(),
+        depth=workload.depth(),
+        reason=reason,
+        explanation=explanation,
+        replicas=replicas,
+        ready=int((target.get("status") or {}).get("readyReplicas") or 0),
+    )
+
+
+async def _pause(stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), POLL_EVERY)
