@@ -1,0 +1,449 @@
+"""Benchmark: `ebb operator` running 1,000 ScaledObjects in direct mode against the sandbox.
+
+Everything runs as its own process so that each one's CPU and memory are its own: a private
+`redis-server` on a free loopback port, the API sandbox (`ebb sandbox --crds crds --no-kubelet`) and
+`ebb operator --scaling-mode direct`. The bench creates a namespace, 1,000 Deployments at 0 replicas and
+1,000 ScaledObjects (one Redis list trigger each, its own list, pollingInterval 1 s, annotation
+`ebb.dev/scaling-mode: direct`, min 0 / max 10); a fraction of the lists (10 % by default) hold items,
+so those loops wake their target and scale it up, the rest poll an empty list and decide "no change".
+
+The sandbox's toy kubelet is off by default: with it, every scaled Deployment gets pods created,
+scheduled and made Ready by the sandbox, which measures the sandbox, not the operator (the operator
+watches Deployments, not Pods). Without it the Deployments never get pods or a status, only the
+replicas the operator writes; `--kubelet` turns it on (ready delay 0.5 s).
+
+Once every loop has ticked twice (`keda_internal_scale_loop_latency_seconds` has one series per
+ScaledObject), the operator warms up for `--warmup` seconds, then is measured for `--seconds`:
+- scale-loop drift, as the operator reports it: `keda_internal_scale_loop_latency_seconds` is a gauge
+  holding the lateness of each loop's latest tick against its fixed schedule. `/metrics` is scraped
+  every `--scrape-interval` seconds and a per-object value is counted only when it changed since the
+  previous scrape (a new tick), so a tick is not counted twice; ticks between two scrapes are not seen.
+  Ticks that a loop skipped because the previous one overran do not show up as drift (the loop keeps
+  its phase), so the bench also prints the tick rate from `ebb_scale_decisions_total` (one per tick):
+  1,000 ScaledObjects at 1 s should make 1,000 ticks/s;
+- CPU (utime+stime from /proc/PID/stat over the window, % of one core) of the operator, the sandbox
+  and Redis; the operator's RSS (VmRSS sampled every scrape, max) and its lifetime peak (VmHWM).
+
+Targets: drift p95 < 50 ms, p99 < 100 ms (KEDA's acceptance thresholds for 1,000 ScaledObjects are
+75 ms and 150 ms), operator RSS < 300 MB. Run:
+
+    .venv/bin/python bench/operator_scale.py [--objects 1000] [--seconds 60] [--warmup 10] [--active 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import pathlib
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+import redis
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NAMESPACE = "ebb-bench"
+DRIFT_METRIC = "keda_internal_scale_loop_latency_seconds"
+DECISIONS_METRIC = "ebb_scale_decisions_total"
+_SERIES = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------------------------------
+# The machine and the processes.
+# --------------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()} ({platform.system()})"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all its threads), in seconds."""
+    stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Processes:
+    """The child processes, stopped by PID in reverse order of start (SIGTERM, then SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, argv: list[str], log: pathlib.Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            # Own session: a Ctrl-C reaches the bench only, which then stops the children in order.
+            child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        self.children.append((name, child))
+        return child
+
+    def stop_all(self) -> None:
+        for _name, child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in reversed(self.children):
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                print(f"# {name} (pid {child.pid}) did not stop on SIGTERM within 15 s: killed", file=sys.stderr)
+                child.kill()
+                child.wait()
+        self.children.clear()
+
+
+def wait_for_redis(port: int, child: subprocess.Popen[bytes], log: pathlib.Path) -> None:
+    deadline = time.monotonic() + 15
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        while True:
+            if child.poll() is not None:
+                raise SystemExit(f"redis-server exited:\n{log.read_text()}")
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    return
+            if time.monotonic() > deadline:
+                raise SystemExit("redis-server did not answer PING within 15 s")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def wait_for_sandbox(child: subprocess.Popen[bytes], log: pathlib.Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"the sandbox exited:\n{log.read_text()}")
+        match = re.search(r"listening on (\S+)", log.read_text())
+        if match:
+            return match.group(1)
+        time.sleep(0.05)
+    raise SystemExit("the sandbox did not start within 30 s")
+
+
+# --------------------------------------------------------------------------------------------------
+# The objects.
+# --------------------------------------------------------------------------------------------------
+
+
+def deployment(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "worker", "image": "example/worker:1"}]},
+            },
+        },
+    }
+
+
+def scaled_object(name: str, redis_address: str, list_name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {"ebb.dev/scaling-mode": "direct"}},
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "pollingInterval": 1,
+            "cooldownPeriod": 30,
+            "minReplicaCount": 0,
+            "maxReplicaCount": 10,
+            "triggers": [
+                {"type": "redis", "metadata": {"address": redis_address, "listName": list_name, "listLength": "5"}}
+            ],
+        },
+    }
+
+
+async def create_objects(base_url: str, count: int, redis_address: str, concurrency: int) -> float:
+    """The namespace, `count` Deployments and `count` ScaledObjects; the seconds it took."""
+    began = time.monotonic()
+    headers = {"Authorization": "Bearer sandbox"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url=base_url, headers=headers, connector=connector) as http:
+
+        async def post(path: str, body: dict[str, Any]) -> None:
+            async with http.post(path, json=body) as reply:
+                if reply.status != 201:
+                    raise SystemExit(f"POST {path} {body['metadata']['name']}: {reply.status} {await reply.text()}")
+
+        await post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        for i in range(count):
+            queue.put_nowait((f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", deployment(f"w{i:04d}")))
+        for i in range(count):
+            path = f"/apis/keda.sh/v1alpha1/namespaces/{NAMESPACE}/scaledobjects"
+            queue.put_nowait((path, scaled_object(f"w{i:04d}", redis_address, f"jobs-{i:04d}")))
+
+        async def worker() -> None:
+            while not queue.empty():
+                path, body = queue.get_nowait()
+                await post(path, body)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.monotonic() - began
+
+
+async def scaled_targets(base_url: str) -> tuple[int, int]:
+    """(Deployments above 0 replicas, their replicas in all)."""
+    async with (
+        aiohttp.ClientSession(base_url=base_url, headers={"Authorization": "Bearer sandbox"}) as http,
+        http.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments") as reply,
+    ):
+        body = await reply.json()
+    replicas = [int((d.get("spec") or {}).get("replicas") or 0) for d in body.get("items") or []]
+    return sum(1 for r in replicas if r > 0), sum(replicas)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the operator's /metrics.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Scrape:
+    drift: dict[str, float]  # ScaledObject → its latest tick's drift (seconds)
+    decisions: float  # every decision counted so far (one per tick)
+    seconds: float  # how long the scrape took
+
+
+async def scrape(http: aiohttp.ClientSession) -> Scrape:
+    began = time.monotonic()
+    async with http.get("/metrics") as reply:
+        text = await reply.text()
+    took = time.monotonic() - began
+    drift: dict[str, float] = {}
+    decisions = 0.0
+    for line in text.splitlines():
+        if not line.startswith((DRIFT_METRIC, DECISIONS_METRIC)):
+            continue
+        match = _SERIES.match(line)
+        if match is None:
+            continue
+        name, labels, value = match.groups()
+        if name == DRIFT_METRIC:
+            drift[dict(_LABEL.findall(labels)).get("resource", "")] = float(value)
+        elif name == DECISIONS_METRIC:
+            decisions += float(value)
+    return Scrape(drift, decisions, took)
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+@dataclasses.dataclass
+class Usage:
+    """CPU seconds of each process at the start of the window, and the operator's RSS samples."""
+
+    cpu_start: dict[str, float]
+    rss_kib: list[int] = dataclasses.field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# The run.
+# --------------------------------------------------------------------------------------------------
+
+
+async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Processes) -> None:
+    # Redis: every list its own; a fraction of them hold items (23 items, listLength 5 → 5 replicas).
+    redis_port = free_port()
+    redis_log = workdir / "redis.log"
+    redis_binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    redis_proc = procs.start("redis-server", [
+        redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--daemonize", "no", "--dir", str(workdir), "--logfile", "",
+    ], redis_log)  # fmt: skip
+    wait_for_redis(redis_port, redis_proc, redis_log)
+    active = round(args.objects * args.active)
+    client = redis.Redis(host="127.0.0.1", port=redis_port)
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(active):
+            # Spread over the names so the busy loops are not all created first.
+            index = i * args.objects // max(active, 1)
+            pipe.rpush(f"jobs-{index:04d}", *range(23))
+        pipe.execute()
+    client.close()
+
+    # The sandbox, in its own process.
+    kubeconfig = workdir / "kubeconfig"
+    sandbox_log = workdir / "sandbox.log"
+    ebb = str(pathlib.Path(sys.executable).parent / "ebb")
+    sandbox_argv = [ebb, "sandbox", "--port", "0", "--crds", str(ROOT / "crds"), "--kubeconfig", str(kubeconfig)]
+    sandbox_argv += ["--kubelet", "--ready-delay", "0.5"] if args.kubelet else ["--no-kubelet"]
+    sandbox_proc = procs.start("sandbox", sandbox_argv, sandbox_log)
+    base_url = wait_for_sandbox(sandbox_proc, sandbox_log)
+    created = await create_objects(base_url, args.objects, f"127.0.0.1:{redis_port}", args.concurrency)
+    print(f"created 1 namespace, {args.objects} Deployments and {args.objects} ScaledObjects "
+          f"({active} with a non-empty list) in {created:.1f} s", flush=True)
+
+    # The operator.
+    http_port = free_port()
+    operator_log = workdir / "operator.log"
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    operator_proc = procs.start("operator", [
+        ebb, "operator", "--kubeconfig", str(kubeconfig), "--scaling-mode", "direct",
+        "--http-address", f"127.0.0.1:{http_port}", "--log-level", args.log_level,
+    ], operator_log, env=env)  # fmt: skip
+    pids = {"operator": operator_proc.pid, "sandbox": sandbox_proc.pid, "redis": redis_proc.pid}
+    began = time.monotonic()
+
+    def check_alive() -> None:
+        for name, proc in (("operator", operator_proc), ("sandbox", sandbox_proc), ("redis-server", redis_proc)):
+            if proc.poll() is not None:
+                tail = "\n".join((workdir / f"{name.split('-')[0]}.log").read_text().splitlines()[-30:])
+                raise SystemExit(f"{name} exited with {proc.returncode}:\n{tail}")
+
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{http_port}") as http:
+        # Every loop running: one drift series per ScaledObject (a loop reports drift from its 2nd tick).
+        last = Scrape({}, 0.0, 0.0)
+        while len(last.drift) < args.objects:
+            check_alive()
+            if time.monotonic() - began > args.start_timeout:
+                raise SystemExit(f"only {len(last.drift)} of {args.objects} scale loops ran within "
+                                 f"{args.start_timeout:g} s; see {operator_log}")
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(aiohttp.ClientError):
+                last = await scrape(http)
+        print(f"all {args.objects} scale loops ticking {time.monotonic() - began:.1f} s after the operator started; "
+              f"warming up {args.warmup:g} s, then measuring {args.seconds:g} s", flush=True)
+        await asyncio.sleep(args.warmup)
+
+        usage = Usage({name: cpu_seconds(pid) for name, pid in pids.items()})
+        first = await scrape(http)
+        window_began = time.monotonic()
+        previous = first.drift
+        drifts: list[float] = []
+        scrape_seconds: list[float] = []
+        next_at = window_began
+        while True:
+            next_at += args.scrape_interval
+            await asyncio.sleep(max(next_at - time.monotonic(), 0.0))
+            check_alive()
+            usage.rss_kib.append(memory_kib(pids["operator"], "VmRSS"))
+            current = await scrape(http)
+            scrape_seconds.append(current.seconds)
+            for name, value in current.drift.items():
+                if previous.get(name) != value:
+                    drifts.append(value)
+            previous = current.drift
+            if time.monotonic() - window_began >= args.seconds:
+                break
+        window = time.monotonic() - window_began
+        cpu = {name: cpu_seconds(pid) - usage.cpu_start[name] for name, pid in pids.items()}
+        peak_kib = memory_kib(pids["operator"], "VmHWM")
+        rss_end_kib = memory_kib(pids["operator"], "VmRSS")
+        ticks = current.decisions - first.decisions
+
+    scaled, replicas = await scaled_targets(base_url)
+    report(args, drifts, scrape_seconds, window, ticks, cpu, [*usage.rss_kib, rss_end_kib], peak_kib,
+           scaled, replicas, active)
+
+
+def report(args: argparse.Namespace, drifts: list[float], scrape_seconds: list[float], window: float,
+           ticks: float, cpu: dict[str, float], rss_kib: list[int], peak_kib: int, scaled: int, replicas: int,
+           active: int) -> None:
+    print()
+    print(f"machine: {machine()}")
+    mode = "kubelet on (ready delay 0.5 s)" if args.kubelet else "kubelet off"
+    print(f"setup: {args.objects} ScaledObjects, redis list trigger, pollingInterval 1 s, direct mode, "
+          f"{active} lists non-empty, sandbox {mode}, operator --log-level {args.log_level}")
+    print(f"window: {window:.1f} s after {args.warmup:g} s warm-up; /metrics scraped every "
+          f"{args.scrape_interval:g} s (scrape p50 {percentile(sorted(scrape_seconds), 0.5) * 1000:.0f} ms, "
+          f"max {max(scrape_seconds) * 1000:.0f} ms)")
+    print()
+    expected = args.objects * window
+    print(f"ticks (ebb_scale_decisions_total): {ticks:.0f} in {window:.1f} s = {ticks / window:.0f}/s "
+          f"(schedule: {args.objects}/s; {100 * ticks / expected:.1f} % of the scheduled ticks ran)")
+    if drifts:
+        ordered = sorted(drifts)
+        ms = [percentile(ordered, f) * 1000 for f in (0.5, 0.95, 0.99)]
+        print(f"scale-loop drift ({DRIFT_METRIC}, {len(ordered)} ticks seen): "
+              f"p50 {ms[0]:.1f} ms  p95 {ms[1]:.1f} ms  p99 {ms[2]:.1f} ms  max {ordered[-1] * 1000:.1f} ms  "
+              f"mean {sum(ordered) / len(ordered) * 1000:.1f} ms")
+        verdict = "met" if ms[1] < 50 and ms[2] < 100 else "MISSED"
+        print(f"  target p95 < 50 ms and p99 < 100 ms: {verdict}")
+    else:
+        print("scale-loop drift: no tick seen in the window")
+    for name in ("operator", "sandbox", "redis"):
+        print(f"{name} CPU: {cpu[name]:.1f} s in {window:.1f} s = {100 * cpu[name] / window:.0f} % of one core")
+    rss_max = max(rss_kib) / 1024
+    print(f"operator RSS: max {rss_max:.0f} MiB in the window (end {rss_kib[-1] / 1024:.0f} MiB, "
+          f"lifetime peak VmHWM {peak_kib / 1024:.0f} MiB)")
+    print(f"  target RSS < 300 MB: {'met' if peak_kib * 1024 < 300e6 else 'MISSED'} (lifetime peak "
+          f"{peak_kib * 1024 / 1e6:.0f} MB)")
+    print(f"ScaledObjects whose target was scaled above 0: {scaled} of {active} with work "
+          f"({replicas} replicas in all)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--objects", type=int, default=1000, help="ScaledObjects (default 1000)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measurement window (default 60)")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after all loops run (default 10)")
+    parser.add_argument("--active", type=float, default=0.1, help="fraction of non-empty lists (default 0.1)")
+    parser.add_argument("--scrape-interval", type=float, default=1.0, help="/metrics every N s (default 1)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent object writes (default 8)")
+    parser.add_argument("--kubelet", action="store_true", help="run the sandbox's toy kubelet (default off)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="the operator's log level (default INFO, its own default)")
+    parser.add_argument("--start-timeout", type=float, default=120.0, help="seconds for all loops to run")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
+    args = parser.parse_args()
+    if args.objects < 1 or args.seconds <= 0 or not 0 <= args.active <= 1:
+        parser.error("--objects ≥ 1, --seconds > 0 and 0 ≤ --active ≤ 1 expected")
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="ebb-operator-bench-"))
+    procs = Processes()
+    try:
+        asyncio.run(measure(args, workdir, procs))
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping", file=sys.stderr)
+        return 130
+    finally:
+        procs.stop_all()
+        if args.keep_logs:
+            print(f"# logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
