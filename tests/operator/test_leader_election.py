@@ -90,6 +90,30 @@ async def _holder(api: cluster.Api) -> str:
     return str((body.get("spec") or {}).get("holderIdentity") or "") if status == 200 else ""
 
 
+async def _leader_and_standby(api: cluster.Api, replicas: list[Replica]) -> tuple[Replica, Replica]:
+    """Once both are ready, one leading and one standing by: (the Lease's holder, the other), with the
+    ScaledObject Ready=True."""
+
+    async def both_ready() -> list[str] | None:
+        reasons = [await _readiness(r) for r in replicas]
+        found = [r for r in reasons if r]
+        return sorted(found) if len(found) == len(reasons) and "leading" in found else None
+
+    reasons = await cluster.until(both_ready, what="both replicas ready, one leading", within=30)
+    assert reasons == ["leading", "standby: another replica holds the lease"]
+    by_identity = {r.identity: r for r in replicas}
+    holder = await cluster.until(lambda: _holder(api), what="the Lease's holderIdentity")
+    assert holder in by_identity, (holder, list(by_identity))
+    leader = by_identity[holder]
+    assert await _readiness(leader) == "leading"
+
+    async def ready() -> bool:
+        return (await api.condition("orders", "Ready")).get("status") == "True"
+
+    await cluster.until(ready, what="the ScaledObject Ready=True")
+    return leader, next(r for r in replicas if r is not leader)
+
+
 async def test_one_replica_acts_and_the_other_takes_over_on_sigterm(
     sandbox: testing.Sandbox, api: cluster.Api, kubeconfig: pathlib.Path, redis: aioredis.Redis,
     redis_server: redis_fixtures.RedisServer, list_name: str, tmp_path: pathlib.Path,
@@ -102,25 +126,8 @@ async def test_one_replica_acts_and_the_other_takes_over_on_sigterm(
     seen: list[int] = []
     watcher = asyncio.create_task(test_faults._watch_replicas(sandbox.base_url, "worker", seen))
     replicas = [await _start(kubeconfig, tmp_path / f"operator-{i}.log") for i in range(2)]
-    by_identity = {r.identity: r for r in replicas}
     try:
-        # Both become ready: one leading, one standing by.
-        async def both_ready() -> list[str] | None:
-            reasons = [await _readiness(r) for r in replicas]
-            return sorted(reasons) if all(reasons) and "leading" in reasons else None  # type: ignore[arg-type]
-
-        reasons = await cluster.until(both_ready, what="both replicas ready, one leading", within=30)
-        assert reasons == ["leading", "standby: another replica holds the lease"]
-        holder = await cluster.until(lambda: _holder(api), what="the Lease's holderIdentity")
-        assert holder in by_identity, (holder, list(by_identity))
-        leader = by_identity[holder]
-        standby = next(r for r in replicas if r is not leader)
-        assert await _readiness(leader) == "leading"
-
-        async def ready() -> bool:
-            return (await api.condition("orders", "Ready")).get("status") == "True"
-
-        await cluster.until(ready, what="the ScaledObject Ready=True")
+        leader, standby = await _leader_and_standby(api, replicas)
 
         # Work arrives: only the leader decides and scales: 0 → 1 (activation), then ceil(12 / 5) = 3.
         await redis.rpush(list_name, *[f"job-{i}" for i in range(12)])
@@ -146,11 +153,7 @@ async def test_one_replica_acts_and_the_other_takes_over_on_sigterm(
 
         # The new leader picks up the ScaledObject: it decides (keeping 3 with 12 items), then, drained,
         # returns the worker to 0 after the cooldown.
-        async def decided() -> Any:
-            status, body = await standby.get(DECISIONS)
-            return body["decisions"] if status == 200 and body["decisions"] else None
-
-        await cluster.until(decided, what="decisions by the new leader")
+        await cluster.until(lambda: _decided(standby), what="decisions by the new leader")
         assert await api.replicas("worker") == 3
         await redis.delete(list_name)
         await cluster.until(lambda: _replicas_are(api, 0), what="worker back at 0", within=20)
@@ -179,3 +182,62 @@ async def _replicas_are(api: cluster.Api, expected: int) -> bool:
 
 async def _is(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_a_killed_leader_is_replaced_once_its_lease_expires_and_not_before(
+    sandbox: testing.Sandbox, api: cluster.Api, kubeconfig: pathlib.Path, redis: aioredis.Redis,
+    redis_server: redis_fixtures.RedisServer, list_name: str, tmp_path: pathlib.Path,
+) -> None:
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker"))
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name,
+        annotations=DIRECT,
+    ))
+    seen: list[int] = []
+    watcher = asyncio.create_task(test_faults._watch_replicas(sandbox.base_url, "worker", seen))
+    replicas = [await _start(kubeconfig, tmp_path / f"operator-{i}.log") for i in range(2)]
+    try:
+        leader, standby = await _leader_and_standby(api, replicas)
+        await cluster.until(lambda: _decided(leader), what="decisions by the leader")
+
+        # SIGKILL: no release, so the standby must wait for the Lease to expire (15 s without a renewal,
+        # on its own clock), and meanwhile nobody scales, work or not.
+        leader.child.kill()
+        await leader.child.wait()
+        killed = time.monotonic()
+        await redis.rpush(list_name, *[f"job-{i}" for i in range(12)])
+
+        async def taken_over() -> bool:
+            # Replicas first, then the holder: a write seen while the dead leader still holds the Lease
+            # was made by a replica that was not leading.
+            replicas_now = await api.replicas("worker")
+            holder = await _holder(api)
+            if holder == standby.identity:
+                return True
+            assert replicas_now == 0, f"the worker was scaled to {replicas_now} while {holder!r} held the Lease"
+            return False
+
+        await cluster.until(taken_over, what="the standby holding the Lease", within=30)
+        took_over = time.monotonic() - killed
+        # The last renewal was at most one retry period (2 s) before the kill.
+        assert 12.0 <= took_over <= 22.0, f"took over {took_over:.1f} s after the kill"
+        await cluster.until(lambda: _is(_readiness(standby), "leading"), what="the standby leading", within=15)
+        await cluster.until(lambda: _replicas_are(api, 3), what="worker at 3, scaled by the new leader")
+        assert await _decided(standby)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        outcomes = [await r.stop() for r in replicas]
+        for r in replicas:
+            await r.http.close()
+    assert seen == [0, 1, 3], seen
+    code, took = outcomes[replicas.index(standby)]
+    output = standby.log_path.read_text()
+    assert code == 0 and took < 10.0, output
+    assert "Traceback" not in output, output
+
+
+async def _decided(replica: Replica) -> Any:
+    status, body = await replica.get(DECISIONS)
+    return body["decisions"] if status == 200 and body["decisions"] else None
