@@ -156,3 +156,47 @@ async def test_an_existing_hpa_is_not_taken_without_the_transfer(
     assert hpa_body["metadata"]["resourceVersion"] == legacy["metadata"]["resourceVersion"]
     assert (await api.hpa("keda-hpa-orders"))[0] == 404
     assert await api.replicas("worker") == 2
+
+
+async def test_an_hpa_opted_out_of_the_ownership_check_does_not_block(
+    api: cluster.Api, redis_server: redis_fixtures.RedisServer, list_name: str, start_operator: Any,
+) -> None:
+    hand_made = _legacy_hpa()
+    hand_made["metadata"]["annotations"] = {specs.HPA_OWNERSHIP_VALIDATION: "false"}
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker", replicas=1))
+    legacy = await api.create(cluster.HPA_BASE.format(ns="default"), hand_made)
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name,
+    ))
+    await start_operator()
+
+    async def ready() -> bool:
+        return (await api.condition("orders", "Ready")).get("status") == "True"
+
+    await cluster.until(ready, what="Ready=True")
+    # Ours is built beside it; the opted-out HPA is left alone.
+    assert (await api.hpa("keda-hpa-orders"))[0] == 200
+    code, hpa_body = await api.hpa(LEGACY_HPA)
+    assert code == 200
+    assert hpa_body["metadata"]["resourceVersion"] == legacy["metadata"]["resourceVersion"]
+
+
+async def test_deleting_after_the_target_is_gone_still_removes_the_finalizer(
+    api: cluster.Api, redis_server: redis_fixtures.RedisServer, list_name: str, start_operator: Any,
+) -> None:
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker", replicas=3))
+    so_path = f"{cluster.SO_BASE.format(ns='default')}/orders"
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name,
+        advanced={"restoreToOriginalReplicaCount": True},
+    ))
+    await start_operator()
+    await cluster.until(lambda: _replicas_are(api, 0), what="worker at 0 (idle)", within=20)
+    assert await api.delete(f"{cluster.DEPLOYMENT_BASE.format(ns='default')}/worker") == 200
+    await cluster.until(lambda: _gone(api, f"{cluster.DEPLOYMENT_BASE.format(ns='default')}/worker"),
+                        what="the Deployment gone")
+
+    assert await api.delete(so_path) == 202
+    # Nothing to restore: the finalizer is removed all the same, and the HPA deleted.
+    await cluster.until(lambda: _gone(api, so_path), what="the ScaledObject gone (finalizer removed)")
+    assert await _gone(api, f"{cluster.HPA_BASE.format(ns='default')}/keda-hpa-orders")
