@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from scaler import auth_resolution, specs, trigger_checks, validating
-from scalers import base, connections, params, registry
+from scalers import base, connections, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,14 +78,13 @@ def _plan(
         cluster_object_namespace=cluster.cluster_object_namespace,
     )
     try:
-        scaler_type = scalers.get(trigger.type)
-        parsed = params.parse(scaler_type.params, prepared.inputs)
-        metric = scaler_type.metric(parsed.value, prepared.inputs)
+        resolved = prepared.resolve(scalers)
+        metric = resolved.metric
         row = dataclasses.replace(
             row, metric_name=metric.name, target=metric.target, activation_threshold=metric.activation
         )
         context = base.BuildContext(clients=clients, clock=time.time)
-        return _Job(row, prepared, scaler_type.build(parsed.value, prepared.inputs, context))
+        return _Job(row, prepared, resolved.build(prepared.inputs, context))
     except base.ScalerError as error:
         return _Job(dataclasses.replace(row, error=prepared.mask(str(error))), prepared)
     except Exception as error:  # a plugin's bug stays in its own row

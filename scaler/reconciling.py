@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scaler import decisions, hpa_manifests, kube, problems, scale_loop, specs, trigger_checks
-from scalers import base, params, registry
+from scalers import base, registry
 
 logger = logging.getLogger("ebb.reconcile")
 
@@ -480,9 +480,7 @@ def _check_triggers(ctx: Context, spec: specs.ScaledObjectSpec) -> _Checked:
 
 def _metric(ctx: Context, trigger: specs.Trigger, prepared: trigger_checks.Prepared) -> base.MetricSpec | None:
     try:
-        scaler_type = ctx.scalers.get(trigger.type)
-        parsed = params.parse(scaler_type.params, prepared.inputs)
-        return scaler_type.metric(parsed.value, prepared.inputs)
+        return prepared.resolve(ctx.scalers).metric
     except Exception:  # already reported by check_prepared
         return None
 

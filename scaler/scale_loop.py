@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from scaler import decisions, hpa, hpa_manifests, kube, specs, trigger_checks
-from scalers import base, connections, params, registry
+from scalers import base, connections, registry
 
 logger = logging.getLogger("ebb.scale_loop")
 
@@ -202,12 +202,11 @@ class Triggers:
     ) -> _Built:
         built = _Built(trigger, prepared, fingerprint)
         try:
-            scaler_type = self.ctx.scalers.get(trigger.type)
-            parsed = params.parse(scaler_type.params, prepared.inputs)
-            built.metric = scaler_type.metric(parsed.value, prepared.inputs)
+            resolved = prepared.resolve(self.ctx.scalers)
+            built.metric = resolved.metric
             # Scalers get the wall clock: Prometheus is asked "at time=…", cron compares it with schedules.
             context = base.BuildContext(clients=self.ctx.clients, clock=self.ctx.clock)
-            built.scaler = scaler_type.build(parsed.value, prepared.inputs, context)
+            built.scaler = resolved.build(prepared.inputs, context)
         except base.ScalerError as error:
             built.error = prepared.mask(str(error))
         except Exception as error:  # a plugin's bug stays in its own trigger; its text could hold a secret

@@ -19,9 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scaler import auth_resolution, container_env, problems, specs, validating
-from scalers import base, params, registry
-
-MASK = "***"
+from scalers import base, params, registry, url_masking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,12 +35,27 @@ class Prepared:
     def mask(self, text: str) -> str:
         return mask(text, self.secrets)
 
+    def resolve(self, scalers: registry.Registry) -> Resolved:
+        """This trigger's scaler type, parsed parameters and metric, as the operator, `ebb probe` and the
+        simulator all need them. Raises `base.PluginError` or `base.ConfigError` (unmasked: call `mask`)."""
+        scaler_type = scalers.get(self.inputs.type)
+        parsed = params.parse(scaler_type.params, self.inputs)
+        return Resolved(scaler_type, parsed.value, scaler_type.metric(parsed.value, self.inputs))
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    scaler_type: base.ScalerType[Any]
+    params: Any
+    metric: base.MetricSpec
+
+    def build(self, inputs: base.TriggerInputs, context: base.BuildContext) -> base.Scaler:
+        return self.scaler_type.build(self.params, inputs, context)
+
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    """Every secret value in `text` replaced by `***` (longest first, so overlaps are fully masked)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    """Every secret value in `text` hidden (also percent-encoded), and credentials inside URLs."""
+    return url_masking.mask(text, secrets)
 
 
 def _uses_env(trigger: specs.Trigger) -> bool:

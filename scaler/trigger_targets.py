@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scaler import auth_resolution, simulation, specs, trigger_checks, validating
-from scalers import base, params, registry
+from scalers import base, registry
 
 
 def for_scaled_object(
@@ -30,10 +30,6 @@ def for_scaled_object(
     def targets_for(trigger: specs.Trigger) -> simulation.TriggerTargets | None:
         if trigger.type in specs.RESOURCE_TRIGGER_TYPES:
             return None  # the metrics-server serves cpu/memory: nothing to replay
-        try:
-            scaler_type = chosen.get(trigger.type)
-        except base.PluginError as error:
-            raise simulation.TargetError("type", str(error)) from None
         prepared = trigger_checks.prepare(
             so,
             trigger,
@@ -42,13 +38,14 @@ def for_scaled_object(
             cluster_object_namespace=found.cluster_object_namespace,
         )
         try:
-            parsed = params.parse(scaler_type.params, prepared.inputs)
+            metric = prepared.resolve(chosen).metric
+        except base.PluginError as error:
+            raise simulation.TargetError("type", prepared.mask(str(error))) from None
         except base.ConfigError as error:
             first = error.problems[0]
             rest = "; ".join(prepared.mask(str(p)) for p in error.problems[1:])
             message = prepared.mask(first.message) + (f" (also: {rest})" if rest else "")
             raise simulation.TargetError(first.field, message) from None
-        metric = scaler_type.metric(parsed.value, prepared.inputs)
         return simulation.TriggerTargets(metric.name, metric.target, metric.activation)
 
     return targets_for

@@ -283,7 +283,7 @@ def findings(report: validating.Report) -> list[str]:
               authenticationRef: {name: auth}
             """,
             False,
-            ['spec.triggers[0].authenticationRef.tls: must be one of enable, disable, got "***"'],
+            ['spec.triggers[0].authenticationRef.tls: must be one of enable, disable, got "[redacted]"'],
             id="secret-values-are-masked",
         ),
     ],
@@ -326,5 +326,5 @@ def test_prepare_builds_the_inputs_the_operator_reuses() -> None:
     assert inputs.auth_params == {"password": PASSWORD}
     assert inputs.resolved_env["REDIS_ADDR"] == "env-host:6379"
     assert inputs.timeout == 1.5 and prepared.incomplete is None
-    assert prepared.mask(f"oops {PASSWORD}") == "oops ***"
+    assert prepared.mask(f"oops {PASSWORD}") == "oops [redacted]"
     assert all(p.severity is problems.Severity.WARNING for p in prepared.issues)
