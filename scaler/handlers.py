@@ -36,7 +36,6 @@ RETRY_DELAY = 5.0
 _WATCHED = (
     ("apps", "v1", "deployments", kube.DEPLOYMENT),
     ("apps", "v1", "statefulsets", kube.STATEFUL_SET),
-    ("autoscaling", "v2", "horizontalpodautoscalers", kube.HPA),
     ("", "v1", "secrets", kube.SECRET),
     ("", "v1", "configmaps", kube.CONFIG_MAP),
     (kube.KEDA_GROUP, kube.KEDA_VERSION, "triggerauthentications", kube.TRIGGER_AUTHENTICATION),
@@ -106,6 +105,27 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     )
     for group, version, plural, kind in _WATCHED:
         kopf.on.event(group, version, plural, registry=registry, id=f"watch-{plural}")(remember(kind))
+
+    @kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", registry=registry, id="watch-hpas")
+    async def hpa_event(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+        # Remembered like the other kinds; besides, an HPA a ScaledObject owns that someone edited or
+        # deleted is put back, as KEDA does (it watches owned HPAs' spec, labels and annotations).
+        hpa = _plain(body)
+        meta = hpa.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        previous = watched.get(kube.HPA, namespace, name)
+        deleted = event.get("type") == "DELETED"
+        if deleted:
+            watched.delete(kube.HPA, hpa)
+        else:
+            watched.put(kube.HPA, hpa)
+        owner = reconciling.owning_scaled_object(hpa)
+        if owner is None or (not deleted and (previous is None or not reconciling.hpa_drifted(previous, hpa))):
+            return  # not ours, new (we just made it, or the watch is listing), or a status-only change
+        so = watched.get(kube.SCALED_OBJECT, namespace, owner)
+        if so is None or (so.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        await reconciling.reconcile(ctx, so)
 
     async def reconcile(body: Mapping[str, Any], **_: Any) -> None:
         # The handler's body may be older than what the watch has since delivered (kopf batches).

@@ -523,6 +523,26 @@ async def _apply_hpa(ctx: Context, spec: specs.ScaledObjectSpec, wanted: Mapping
     raise kube.ApiError(409, "Conflict", f"the HPA {spec.namespace}/{spec.hpa_name} kept changing")
 
 
+def owning_scaled_object(hpa: Mapping[str, Any]) -> str | None:
+    """The name of the ScaledObject that controls `hpa`, if one does."""
+    for owner in _meta(hpa).get("ownerReferences") or []:
+        if (
+            isinstance(owner, Mapping)
+            and owner.get("kind") == "ScaledObject"
+            and str(owner.get("apiVersion", "")).startswith(f"{specs.GROUP}/")
+            and owner.get("controller")
+        ):
+            return str(owner.get("name") or "") or None
+    return None
+
+
+def hpa_drifted(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an HPA changed where KEDA puts it back (spec, labels, annotations), not just its status."""
+    return before.get("spec") != after.get("spec") or any(
+        _meta(before).get(key) != _meta(after).get(key) for key in ("labels", "annotations")
+    )
+
+
 async def _delete_owned_hpa(ctx: Context, namespace: str, name: str, uid: str) -> None:
     existing = await ctx.api.get_hpa(namespace, name)
     if existing is None:
