@@ -19,7 +19,7 @@ ScaledObject), the operator warms up for `--warmup` seconds, then is measured fo
   every `--scrape-interval` seconds and a per-object value is counted only when it changed since the
   previous scrape (a new tick), so a tick is not counted twice; ticks between two scrapes are not seen
   (a 5 s scrape samples one tick in five). The default is 5 s, not 1 s, because rendering `/metrics`
-  (~6,000 series for 1,000 objects) took ~0.5 s of the operator's CPU per scrape here: scraping every
+  (several thousand series for 1,000 objects) took ~0.5 s of the operator's CPU per scrape here: scraping every
   second added ~25 % of a core and itself delayed ticks (`--scrape-interval 1` shows it);
   ticks that a loop skipped because the previous one overran do not show up as drift (the loop keeps
   its phase), so the bench also prints the tick rate from `ebb_scale_decisions_total` (one per tick):
