@@ -41,6 +41,9 @@ PER_OBJECT_LABELS = ("namespace", "scaledObject")
 RESOURCE_TYPE = "scaledobject"
 
 # Seconds from the first sign of work to the target at its first replica: a poll (1–30 s) plus a rollout.
+# Every tick's drift, all objects together (KEDA's gauge keeps only each object's latest): fine buckets
+# around the 50 ms / 100 ms marks that KEDA's own acceptance tests use.
+DRIFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, float("inf"))
 ACTIVATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, float("inf"))
 
 # KEDA labels a trigger without a name with its Go type; the ones that differ from `<camelCase>Scaler`.
@@ -159,6 +162,10 @@ class OperatorMetrics:
         self._decisions = prometheus_client.Counter(
             "ebb_scale_decisions_total", "Decisions the scale loops made, by reason.",
             ("namespace", "scaledObject", "reason"), registry=reg)
+        self._drift = prometheus_client.Histogram(
+            "ebb_scale_loop_drift_seconds",
+            "How late each scale-loop tick started against its schedule, every tick of every ScaledObject.",
+            buckets=DRIFT_BUCKETS, registry=reg)
         self._activation = prometheus_client.Histogram(
             "ebb_activation_latency_seconds",
             "Seconds from work appearing for an idle target to the target having its first replica.",
@@ -237,6 +244,7 @@ class OperatorMetrics:
         """How late this tick started against its schedule (KEDA's internal scale-loop latency)."""
         self._object(namespace, scaled_object).loop_drift = True
         self._loop_latency.labels(namespace, RESOURCE_TYPE, scaled_object).set(seconds)
+        self._drift.observe(seconds)
 
     def decided(self, namespace: str, scaled_object: str, reason: str) -> None:
         """One decision of the scale loop, counted by its reason."""

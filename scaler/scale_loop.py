@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -399,14 +400,26 @@ class ScaleLoop:
 
     # -- running ----------------------------------------------------------------------------------
 
+    def phase(self) -> float:
+        """Where in its pollingInterval this loop ticks: a stable spread per object, so that loops started
+        together (an operator start, a burst of creations) do not all tick in the same instant."""
+        fraction = zlib.crc32(f"{self.spec.namespace}/{self.spec.name}".encode()) / 2**32
+        return fraction * self.spec.polling_interval
+
     async def run(self) -> None:
-        """Tick at once, then every pollingInterval on a fixed schedule, until stopped."""
+        """Tick at once, then every pollingInterval on a fixed schedule (offset by `phase`), until stopped."""
         ctx = self.ctx
+        interval = self.spec.polling_interval
         started = ctx.monotonic()
+        anchor = started + self.phase()  # tick n ≥ 1 is due at anchor + n × interval
+
+        def due(n: int) -> float:
+            return started if n == 0 else anchor + n * interval
+
         count = 0
         try:
             while not self._stopping.is_set():
-                scheduled = started + count * self.spec.polling_interval
+                scheduled = due(count)
                 drift = max(ctx.monotonic() - scheduled, 0.0)
                 if ctx.metrics is not None and count > 0:
                     ctx.metrics.loop_drift(self.spec.namespace, self.spec.name, drift)
@@ -423,10 +436,10 @@ class ScaleLoop:
                 count += 1
                 # Skip the ticks a slow tick overran, keeping the schedule's phase.
                 now = ctx.monotonic()
-                next_at = started + count * self.spec.polling_interval
+                next_at = due(count)
                 if next_at < now:
-                    count = math.ceil((now - started) / self.spec.polling_interval)
-                    next_at = started + count * self.spec.polling_interval
+                    count = max(math.ceil((now - anchor) / interval), 1)
+                    next_at = due(count)
                 if self._stopping.is_set():
                     break
                 await ctx.sleep(max(next_at - now, 0.0))

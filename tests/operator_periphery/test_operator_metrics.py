@@ -162,6 +162,18 @@ def test_loop_drift_is_kedas_internal_scale_loop_latency(metrics: operator_metri
         "keda_internal_scale_loop_latency_seconds", {"namespace": NS, "type": "scaledobject", "resource": SO}) == 0.021
 
 
+def test_every_tick_lands_in_the_drift_histogram(metrics: operator_metrics.OperatorMetrics) -> None:
+    for drift in (0.0005, 0.02, 0.04, 0.3):
+        metrics.loop_drift(NS, SO, drift)
+    metrics.loop_drift(NS, "other", 0.07)
+
+    def bucket(le: str) -> float | None:
+        return metrics.registry.get_sample_value("ebb_scale_loop_drift_seconds_bucket", {"le": le})
+
+    assert (bucket("0.001"), bucket("0.05"), bucket("0.1"), bucket("+Inf")) == (1, 3, 4, 5)
+    assert metrics.registry.get_sample_value("ebb_scale_loop_drift_seconds_count") == 5
+
+
 class Reason(str, enum.Enum):
     SCALE_UP = "scale-up"
 
