@@ -7,14 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
-import metrics_api_helpers as h
 import pytest
 from aiohttp import web
 
 from scalers import base, connections, http_clients, metrics_api, params
+from tests.scalers import http_helpers as h
 
 METRICS_API = metrics_api.METRICS_API
+
+
+def inputs(*args: Any, **kwargs: Any) -> base.TriggerInputs:
+    return h.inputs(*args, type_name="metrics-api", **kwargs)
 BASE = {"url": "http://app:8080/stats", "valueLocation": "queue.depth", "targetValue": "5"}
 
 
@@ -135,7 +140,7 @@ BASE = {"url": "http://app:8080/stats", "valueLocation": "queue.depth", "targetV
     ],
 )
 def test_parameters(metadata: dict[str, str], auth: dict[str, str], expected: list[str]) -> None:
-    h.assert_problems(h.problems_of(METRICS_API, h.inputs(metadata, auth)), expected)
+    h.assert_problems(h.problems_of(METRICS_API, inputs(metadata, auth)), expected)
 
 
 @pytest.mark.parametrize(
@@ -151,13 +156,13 @@ def test_parameters(metadata: dict[str, str], auth: dict[str, str], expected: li
     ],
 )
 def test_metric(metadata: dict[str, str], index: int, expected: tuple[str, float, float]) -> None:
-    trigger = h.inputs(metadata, index=index)
+    trigger = inputs(metadata, index=index)
     spec = METRICS_API.metric(params.parse(METRICS_API.params, trigger).value, trigger)
     assert (spec.name, spec.target, spec.activation) == expected
 
 
 def test_target_value_is_required_for_the_hpa() -> None:
-    trigger = h.inputs({**BASE, "targetValue": "0"})
+    trigger = inputs({**BASE, "targetValue": "0"})
     with pytest.raises(base.ConfigError, match="no targetValue given"):
         METRICS_API.metric(params.parse(METRICS_API.params, trigger).value, trigger)
 
@@ -320,7 +325,7 @@ async def read(
     auth: dict[str, str] | None = None,
     path: str = "/stats",
 ) -> base.Reading:
-    trigger = h.inputs({"url": f"{server.url}{path}", "targetValue": "5", **metadata}, auth)
+    trigger = inputs({"url": f"{server.url}{path}", "targetValue": "5", **metadata}, auth)
     clients = connections.SharedClients()
     scaler = METRICS_API.build(params.parse(METRICS_API.params, trigger).value, trigger, h.context(clients))
     try:
@@ -459,7 +464,7 @@ async def test_bad_answers(server: h.RecordingServer, status: int, body: str, fr
 
 async def test_a_query_string_key_never_shows_in_errors() -> None:
     # Nothing listens on port 1: the connection error must not carry the key sent in the query string.
-    trigger = h.inputs(
+    trigger = inputs(
         {
             "url": "http://127.0.0.1:1/stats",
             "valueLocation": "n",
@@ -494,7 +499,7 @@ async def test_timeouts_are_source_errors() -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        trigger = h.inputs(
+        trigger = inputs(
             {
                 "url": f"http://127.0.0.1:{port}/slow",
                 "valueLocation": "n",
@@ -515,6 +520,6 @@ async def test_timeouts_are_source_errors() -> None:
 
 
 def test_request_carries_no_auth_without_modes() -> None:
-    trigger = h.inputs(BASE, {"apiKey": "unused", "username": "u"})
+    trigger = inputs(BASE, {"apiKey": "unused", "username": "u"})
     request = metrics_api.build_request(params.parse(METRICS_API.params, trigger).value, trigger)
     assert request == http_clients.Request(url=BASE["url"], headers={}, timeout=2.0, display_url=BASE["url"])

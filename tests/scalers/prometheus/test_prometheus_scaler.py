@@ -11,17 +11,21 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import prometheus_helpers as h
 import pytest
 
 from scalers import base, connections, http_clients, params, prometheus_query
+from tests.scalers import http_helpers as h
 
 PROMETHEUS = prometheus_query.PROMETHEUS
+
+
+def inputs(*args: Any, **kwargs: Any) -> base.TriggerInputs:
+    return h.inputs(*args, type_name="prometheus", **kwargs)
 BASE = {"serverAddress": "http://prometheus:9090", "query": "sum(queue_depth)", "threshold": "100"}
 
 
 def parsed(metadata: dict[str, str], auth: dict[str, str] | None = None) -> prometheus_query.PrometheusParams:
-    value: prometheus_query.PrometheusParams = params.parse(PROMETHEUS.params, h.inputs(metadata, auth)).value
+    value: prometheus_query.PrometheusParams = params.parse(PROMETHEUS.params, inputs(metadata, auth)).value
     return value
 
 
@@ -174,7 +178,7 @@ def parsed(metadata: dict[str, str], auth: dict[str, str] | None = None) -> prom
     ],
 )
 def test_parameters(metadata: dict[str, str], auth: dict[str, str], expected: list[str]) -> None:
-    h.assert_problems(h.problems_of(PROMETHEUS, h.inputs(metadata, auth)), expected)
+    h.assert_problems(h.problems_of(PROMETHEUS, inputs(metadata, auth)), expected)
 
 
 @pytest.mark.parametrize(
@@ -190,11 +194,11 @@ def test_parameters(metadata: dict[str, str], auth: dict[str, str], expected: li
     ],
 )
 def test_warnings(metadata: dict[str, str], expected: list[str]) -> None:
-    h.assert_problems(h.warnings_of(PROMETHEUS, h.inputs(metadata)), expected)
+    h.assert_problems(h.warnings_of(PROMETHEUS, inputs(metadata)), expected)
 
 
 def test_secret_values_never_appear_in_parameter_errors() -> None:
-    trigger = h.inputs(
+    trigger = inputs(
         {**BASE, "authModes": "bearer,basic", "threshold": "x"},
         {"bearerToken": "s3cr3t-token", "password": "pw-value"},
     )
@@ -212,7 +216,7 @@ def test_secret_values_never_appear_in_parameter_errors() -> None:
     ],
 )
 def test_metric(index: int, metric_type: str, expected: tuple[str, str, float]) -> None:
-    trigger = h.inputs({**BASE, "activationThreshold": "7"}, index=index, metric_type=metric_type)
+    trigger = inputs({**BASE, "activationThreshold": "7"}, index=index, metric_type=metric_type)
     spec = PROMETHEUS.metric(params.parse(PROMETHEUS.params, trigger).value, trigger)
     assert (spec.name, spec.target_type, spec.target) == expected
     assert spec.activation == 7.0
@@ -220,7 +224,7 @@ def test_metric(index: int, metric_type: str, expected: tuple[str, str, float]) 
 
 
 def test_utilization_is_rejected() -> None:
-    trigger = h.inputs(BASE, metric_type="Utilization")
+    trigger = inputs(BASE, metric_type="Utilization")
     with pytest.raises(base.ConfigError, match="Utilization is only for cpu and memory"):
         PROMETHEUS.metric(params.parse(PROMETHEUS.params, trigger).value, trigger)
 
@@ -253,7 +257,7 @@ NOW = 1_700_000_000.75  # 2023-11-14T22:13:20.75Z
     ],
 )
 def test_request_url(metadata: dict[str, str], url: str) -> None:
-    trigger = h.inputs(metadata)
+    trigger = inputs(metadata)
     request = prometheus_query.build_request(params.parse(PROMETHEUS.params, trigger).value, trigger, NOW)
     assert request.url == url
     assert request.timeout == 2.0
@@ -296,13 +300,13 @@ def test_request_url(metadata: dict[str, str], url: str) -> None:
     ],
 )
 def test_request_headers(metadata: dict[str, str], auth: dict[str, str], headers: dict[str, str]) -> None:
-    trigger = h.inputs(metadata, auth)
+    trigger = inputs(metadata, auth)
     request = prometheus_query.build_request(params.parse(PROMETHEUS.params, trigger).value, trigger, NOW)
     assert dict(request.headers) == headers
 
 
 def test_timeout_parameter_overrides_the_global_one() -> None:
-    trigger = h.inputs({**BASE, "timeout": "1500"})
+    trigger = inputs({**BASE, "timeout": "1500"})
     request = prometheus_query.build_request(params.parse(PROMETHEUS.params, trigger).value, trigger, NOW)
     assert request.timeout == 1.5
 
@@ -385,7 +389,7 @@ async def test_reading_and_activity(raw: str | None, activation: str, value: flo
         requests.append(request)
         return answer([series(raw)])
 
-    trigger = h.inputs({**BASE, "activationThreshold": activation})
+    trigger = inputs({**BASE, "activationThreshold": activation})
     p = params.parse(PROMETHEUS.params, trigger).value
     clients = connections.SharedClients()
     scaler = prometheus_query.PrometheusScaler(p, trigger, h.context(clients, now=NOW), fetch=source)
@@ -434,7 +438,7 @@ async def test_auth_headers_reach_the_server(
     recorder: h.RecordingServer, auth: dict[str, str], header: str, expected: str
 ) -> None:
     recorder.answer(200, OK_BODY)
-    trigger = h.inputs({**BASE, "serverAddress": recorder.url, "customHeaders": "X-Scope-OrgID=tenant"}, auth)
+    trigger = inputs({**BASE, "serverAddress": recorder.url, "customHeaders": "X-Scope-OrgID=tenant"}, auth)
     clients = connections.SharedClients()
     scaler = PROMETHEUS.build(
         params.parse(PROMETHEUS.params, trigger).value, trigger, h.context(clients, now=NOW)
@@ -453,7 +457,7 @@ async def test_auth_headers_reach_the_server(
 async def test_an_error_answer_never_shows_the_token(recorder: h.RecordingServer) -> None:
     # A server that echoes the credentials back in its error body.
     recorder.answer(401, "bad credentials: Bearer very-secret-token")
-    trigger = h.inputs(
+    trigger = inputs(
         {**BASE, "serverAddress": recorder.url, "authModes": "bearer"}, {"bearerToken": "very-secret-token"}
     )
     clients = connections.SharedClients()
@@ -468,7 +472,7 @@ async def test_an_error_answer_never_shows_the_token(recorder: h.RecordingServer
 
 
 async def test_credentials_in_the_server_address_are_masked() -> None:
-    trigger = h.inputs({**BASE, "serverAddress": "http://admin:hunter2@127.0.0.1:1"})
+    trigger = inputs({**BASE, "serverAddress": "http://admin:hunter2@127.0.0.1:1"})
     clients = connections.SharedClients()
     scaler = PROMETHEUS.build(params.parse(PROMETHEUS.params, trigger).value, trigger, h.context(clients))
     try:
@@ -485,11 +489,11 @@ async def test_triggers_share_one_session_until_the_last_closes(recorder: h.Reco
     clients = connections.SharedClients()
     built = []
     for index in range(3):
-        trigger = h.inputs({**BASE, "serverAddress": recorder.url}, index=index)
+        trigger = inputs({**BASE, "serverAddress": recorder.url}, index=index)
         built.append(
             PROMETHEUS.build(params.parse(PROMETHEUS.params, trigger).value, trigger, h.context(clients))
         )
-    unsafe = h.inputs({**BASE, "serverAddress": recorder.url, "unsafeSsl": "true"})
+    unsafe = inputs({**BASE, "serverAddress": recorder.url, "unsafeSsl": "true"})
     built.append(PROMETHEUS.build(params.parse(PROMETHEUS.params, unsafe).value, unsafe, h.context(clients)))
     assert len(clients) == 0  # nothing is opened before the first read
     for scaler in built:
@@ -512,7 +516,7 @@ def unique(prefix: str) -> str:
 
 
 async def read_real(server: Any, metadata: dict[str, str]) -> base.Reading:
-    trigger = h.inputs({"serverAddress": server.url, "threshold": "10", **metadata}, timeout=5.0)
+    trigger = inputs({"serverAddress": server.url, "threshold": "10", **metadata}, timeout=5.0)
     clients = connections.SharedClients()
     scaler = PROMETHEUS.build(params.parse(PROMETHEUS.params, trigger).value, trigger, h.context(clients))
     try:
@@ -619,7 +623,7 @@ async def test_real_time_parameter_is_the_clock(prometheus_server: Any) -> None:
     name = unique("ebb_test_past")
     prometheus_server.exporter.set_gauge(name, 5)
     await poll(prometheus_server, {"query": name}, value_is(5))
-    trigger = h.inputs(
+    trigger = inputs(
         {"serverAddress": prometheus_server.url, "threshold": "1", "query": name, "ignoreNullValues": "false"}
     )
     clients = connections.SharedClients()

@@ -1,4 +1,4 @@
-"""Helpers for the HTTP scaler tests: trigger inputs, parse results, and a real local HTTP server that
+"""Helpers for the HTTP scaler tests (prometheus, metrics-api): trigger inputs, parse results, and a real local HTTP server that
 records every request it gets and answers what the test tells it to."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def inputs(
     auth: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     *,
-    type_name: str = "metrics-api",
+    type_name: str,
     index: int = 0,
     metric_type: str = "AverageValue",
     timeout: float = 2.0,
