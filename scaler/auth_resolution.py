@@ -168,32 +168,24 @@ def resolve(
         # A container variable may hold a secret; treat it as one.
         from_secrets.add(env_ref.parameter)
 
+    def looked_up(kind: str, data: Mapping[str, str] | None, ref: specs.ConfigMapTargetRef | specs.SecretTargetRef, field: str) -> str:
+        # KEDA's rule for both ConfigMaps and Secrets: a missing object or key leaves the parameter empty.
+        if data is None:
+            gap(f"{field}.name", f'{kind} "{ref.name}" not found in namespace "{namespace}"')
+            return ""
+        if ref.key not in data:
+            gap(f"{field}.key", f'key "{ref.key}" not found in {kind} "{ref.name}"')
+            return ""
+        return str(data[ref.key])
+
     for index, cm_ref in enumerate(auth.config_map_target_refs):
         data = source.config_map(namespace, cm_ref.name)
-        field = f"spec.configMapTargetRef[{index}]"
-        if data is None:
-            gap(f"{field}.name", f'configmap "{cm_ref.name}" not found in namespace "{namespace}"')
-            value = ""
-        elif cm_ref.key not in data:
-            gap(f"{field}.key", f'key "{cm_ref.key}" not found in configmap "{cm_ref.name}"')
-            value = ""
-        else:
-            value = data[cm_ref.key]
-        values[cm_ref.parameter] = value
+        values[cm_ref.parameter] = looked_up("configmap", data, cm_ref, f"spec.configMapTargetRef[{index}]")
         from_secrets.discard(cm_ref.parameter)
 
     for index, secret_ref in enumerate(auth.secret_target_refs):
         secret = source.secret(namespace, secret_ref.name)
-        field = f"spec.secretTargetRef[{index}]"
-        if secret is None:
-            gap(f"{field}.name", f'secret "{secret_ref.name}" not found in namespace "{namespace}"')
-            value = ""
-        elif secret_ref.key not in secret:
-            gap(f"{field}.key", f'key "{secret_ref.key}" not found in secret "{secret_ref.name}"')
-            value = ""
-        else:
-            value = secret[secret_ref.key]
-        values[secret_ref.parameter] = value
+        values[secret_ref.parameter] = looked_up("secret", secret, secret_ref, f"spec.secretTargetRef[{index}]")
         from_secrets.add(secret_ref.parameter)
 
     for section in auth.unsupported_sources:
