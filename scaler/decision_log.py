@@ -10,6 +10,11 @@ deep copy, nothing the caller changes later leaks in, and the server sends the t
 bounded twice: `capacity_per_object` entries per object, and about `max_bytes` of text in all (when
 over, an object recording beyond its fair share `max_bytes / objects` drops its own oldest entries).
 
+A decision that repeats the previous one in everything but its time (an idle object polling an empty
+queue decides "no change" every second) is not stored again: the stored entry becomes a run, shown
+with `"repeated": n` (how many decisions it stands for) and `lastTime`/`lastTimestamp` (the newest
+one's), so 1,000 idle objects cost one entry each, not a ring full of copies.
+
 One asyncio loop owns a log; nothing here awaits, so no lock is needed.
 """
 
@@ -133,12 +138,66 @@ def _dumps(entry: Mapping[str, Any]) -> str:
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+# Keys that differ between decisions that are otherwise the same (top level, and per trigger).
+_TIME_KEYS = frozenset({"time", "timestamp"})
+_TRIGGER_TIME_KEYS = frozenset({"latencySeconds"})
+
+
+def _same_decision(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two entries differ at most in their times (and the triggers' poll latencies)."""
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        if key in _TIME_KEYS:
+            continue
+        other = b[key]
+        if key == "triggers" and isinstance(value, list) and isinstance(other, list):
+            if len(value) != len(other):
+                return False
+            for x, y in zip(value, other, strict=True):
+                if not (isinstance(x, Mapping) and isinstance(y, Mapping)):
+                    if x != y:
+                        return False
+                elif x.keys() != y.keys() or any(
+                    x[k] != y[k] for k in x if k not in _TRIGGER_TIME_KEYS
+                ):
+                    return False
+        elif value != other:
+            return False
+    return True
+
+
+def _copy(value: Any) -> Any:
+    """A copy of the JSON-shaped containers in `value` (what the log keeps to compare the next entry with)."""
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _with_run(text: str, repeated: int, last: Mapping[str, Any]) -> str:
+    """An entry's text extended with the run it stands for."""
+    extra = _dumps({"repeated": repeated, "lastTime": last.get("time"), "lastTimestamp": last.get("timestamp")})
+    return text[:-1] + "," + extra[1:]
+
+
 class _Ring:
-    __slots__ = ("nbytes", "texts")
+    __slots__ = ("last", "nbytes", "repeated", "run_last", "texts")
 
     def __init__(self) -> None:
         self.texts: collections.deque[str] = collections.deque()
         self.nbytes = 0
+        self.last: Mapping[str, Any] | None = None  # the newest entry as recorded (to spot repeats)
+        self.repeated = 1  # how many decisions the newest text stands for
+        self.run_last: Mapping[str, Any] | None = None  # the newest repeat's times
+
+    def newest_text(self) -> str:
+        """The newest entry's text with its run, if it stands for more than one decision."""
+        text = self.texts[-1]
+        if self.repeated > 1 and self.run_last is not None:
+            return _with_run(text, self.repeated, self.run_last)
+        return text
 
 
 class DecisionLog:
@@ -169,11 +228,18 @@ class DecisionLog:
         """Append one decision for `namespace/name` (redacted), dropping its oldest when over a bound.
 
         Raises `TypeError` / `ValueError` from `json.dumps` for an entry that is not JSON-ready (circular)."""
-        text = redact_json(_dumps(entry))
         key = (namespace, name)
         ring = self._rings.get(key)
         if ring is None:
             ring = self._rings[key] = _Ring()
+        elif ring.texts and ring.last is not None and _same_decision(entry, ring.last):
+            ring.repeated += 1
+            ring.run_last = {k: entry.get(k) for k in _TIME_KEYS}
+            return
+        text = redact_json(_dumps(entry))
+        if ring.repeated > 1:
+            self._seal_run(ring)
+        ring.last = _copy(entry)
         ring.texts.append(text)
         ring.nbytes += len(text)
         self._nbytes += len(text)
@@ -185,10 +251,21 @@ class DecisionLog:
             while ring.nbytes > share and len(texts) > 1:
                 self._drop_oldest(ring)
 
+    def _seal_run(self, ring: _Ring) -> None:
+        """Write the finished run into the newest stored text."""
+        sealed = ring.newest_text()
+        grown = len(sealed) - len(ring.texts[-1])
+        ring.texts[-1] = sealed
+        ring.nbytes += grown
+        self._nbytes += grown
+        ring.repeated, ring.run_last = 1, None
+
     def _drop_oldest(self, ring: _Ring) -> None:
         size = len(ring.texts.popleft())
         ring.nbytes -= size
         self._nbytes -= size
+        if not ring.texts:
+            ring.last, ring.repeated, ring.run_last = None, 1, None
 
     def _texts(self, namespace: str, name: str, limit: int | None) -> list[str]:
         ring = self._rings.get((namespace, name))
@@ -196,8 +273,12 @@ class DecisionLog:
             return []
         texts = ring.texts
         if limit is None or limit >= len(texts):
-            return list(texts)
-        return list(itertools.islice(texts, len(texts) - limit, None))
+            chosen = list(texts)
+        else:
+            chosen = list(itertools.islice(texts, len(texts) - limit, None))
+        if chosen and ring.repeated > 1:
+            chosen[-1] = ring.newest_text()
+        return chosen
 
     def entries(self, namespace: str, name: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The decisions kept for `namespace/name`, oldest first (the newest `limit` if given); [] if none.
@@ -211,7 +292,7 @@ class DecisionLog:
     def last(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The newest decision for `namespace/name`, or None."""
         ring = self._rings.get((namespace, name))
-        return json.loads(ring.texts[-1]) if ring and ring.texts else None
+        return json.loads(ring.newest_text()) if ring and ring.texts else None
 
     def count(self, namespace: str, name: str) -> int:
         ring = self._rings.get((namespace, name))

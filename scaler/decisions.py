@@ -178,6 +178,33 @@ class Conditions:
         return tuple(c for c in (self.ready, self.active, self.fallback, self.paused) if c is not None)
 
 
+HPA_ACTIVE = "HPAActive"
+
+
+def hpa_active_condition(hpa_conditions: object) -> Condition | None:
+    """KEDA's `HPAActive` condition from the owned HPA's `status.conditions` (its `ScalingActive`).
+
+    True `HPAActive` while the HPA computes replicas; True `ScalingDisabled` while it is idle because the
+    target is at 0 (Ebb put it there); False with the HPA's own reason otherwise (`FailedGetExternalMetric`…),
+    or `HPAMetricsUnavailable` when the HPA reports Unknown. None while the HPA has not reported yet."""
+    if not isinstance(hpa_conditions, Sequence) or isinstance(hpa_conditions, str):
+        return None
+    for item in hpa_conditions:
+        if not isinstance(item, Mapping) or item.get("type") != "ScalingActive":
+            continue
+        status = str(item.get("status") or "Unknown")
+        reason = str(item.get("reason") or "")
+        message = str(item.get("message") or "")
+        if status == "True":
+            return Condition(HPA_ACTIVE, "True", HPA_ACTIVE, message or "the HPA is computing replicas from its metrics")
+        if status == "False" and reason == "ScalingDisabled":
+            return Condition(HPA_ACTIVE, "True", "ScalingDisabled", message or "scaling is disabled since the replica count of the target is zero")
+        if status == "False":
+            return Condition(HPA_ACTIVE, "False", reason or "HPAMetricsUnavailable", message or "the HPA cannot compute replicas")
+        return Condition(HPA_ACTIVE, "False", "HPAMetricsUnavailable", message or "the HPA has not reported whether it can compute replicas")
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Event:
     """A Kubernetes Event KEDA would record on the ScaledObject for this tick."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -336,7 +335,9 @@ class ApiKube:
 
     def __init__(self, connection: Connection, *, request_timeout: float = 10.0, user_agent: str = "ebb-operator") -> None:
         self.connection = connection
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        # Per socket operation, not in total: waiting for a free connection of the pool is not the server
+        # being slow (1,000 ScaledObjects reconciled at start queue up there).
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=request_timeout, sock_read=request_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._user_agent = user_agent
         self._resources: dict[tuple[str, str], dict[str, str]] = {}
@@ -454,7 +455,7 @@ class ApiKube:
 
     async def get_scaled_object(self, namespace: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", self._so_path(namespace, name))
-        return result
+        return _slim(result)
 
     async def patch_scaled_object(
         self, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
@@ -465,7 +466,7 @@ class ApiKube:
         result: dict[str, Any] = await self.request(
             "PATCH", self._so_path(namespace, name), body, content_type=MERGE_PATCH
         )
-        return result
+        return _slim(result)
 
     async def patch_scaled_object_status(
         self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
@@ -476,7 +477,7 @@ class ApiKube:
         result: dict[str, Any] = await self.request(
             "PATCH", self._so_path(namespace, name) + "/status", body, content_type=MERGE_PATCH
         )
-        return result
+        return _slim(result)
 
     # -- Events ------------------------------------------------------------------------------------
 
@@ -571,9 +572,26 @@ _INPUT_KINDS = frozenset({SECRET, CONFIG_MAP, TRIGGER_AUTHENTICATION, CLUSTER_TR
 _WORKLOAD_KINDS = frozenset({DEPLOYMENT, STATEFUL_SET})
 
 
-def _template_digest(body: Mapping[str, Any]) -> str:
-    template = (body.get("spec") or {}).get("template")
-    return hashlib.sha256(json.dumps(template, sort_keys=True, default=str).encode()).hexdigest()
+def _template(body: Mapping[str, Any] | None) -> Any:
+    spec = (body or {}).get("spec")
+    return spec.get("template") if isinstance(spec, Mapping) else None
+
+
+def _slim(body: dict[str, Any]) -> dict[str, Any]:
+    """A ScaledObject as the loops keep it (they keep the latest one they wrote)."""
+    slim = _without_managed_fields(body)
+    return slim if isinstance(slim, dict) else dict(slim)
+
+
+def _without_managed_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`body` without `metadata.managedFields`, which nothing here reads and which is often the bulk of an
+    object (as client-go informers' transform does)."""
+    meta = body.get("metadata")
+    if not isinstance(meta, Mapping) or "managedFields" not in meta:
+        return body
+    slim = dict(body)
+    slim["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return slim
 
 
 class Watched:
@@ -581,14 +599,18 @@ class Watched:
 
     `inputs_version` rises whenever something a trigger can be built from changes (a Secret, ConfigMap,
     (Cluster)TriggerAuthentication, or a workload's pod template), so the scale loops re-resolve their
-    triggers only then. Secret values live here only as the API sent them (base64); `repr` shows counts.
+    triggers only then; `inputs_stamp(namespace, …)` does the same for the namespaces one ScaledObject can
+    read from, so a ConfigMap that changes every few seconds in another namespace (leader-election locks
+    of other controllers) does not make every loop re-resolve. Bodies are kept without
+    `metadata.managedFields`. Secret values live here only as the API sent them (base64); `repr` shows
+    counts.
     """
 
     def __init__(self) -> None:
         self._objects: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = collections.defaultdict(dict)
-        self._digests: dict[tuple[str, str, str], str] = {}
         self._parsed_auth: dict[tuple[str, str, str], tuple[str, specs.TriggerAuthenticationSpec | None]] = {}
         self.inputs_version = 0
+        self._namespace_versions: dict[str, int] = collections.defaultdict(int)
         self._listeners: list[Callable[[str, Mapping[str, Any], bool], None]] = []
 
     def __repr__(self) -> str:
@@ -604,25 +626,32 @@ class Watched:
         meta = body.get("metadata") or {}
         return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
+    def _inputs_changed(self, namespace: str) -> None:
+        self.inputs_version += 1
+        self._namespace_versions[namespace] += 1
+
+    def inputs_stamp(self, namespace: str, cluster_object_namespace: str) -> tuple[int, int, int]:
+        """Changes so far to what a ScaledObject in `namespace` can build its triggers from: its own
+        namespace, cluster-scoped objects, and the namespace ClusterTriggerAuthentications read from."""
+        versions = self._namespace_versions
+        return versions.get(namespace, 0), versions.get("", 0), versions.get(cluster_object_namespace, 0)
+
     def put(self, kind: str, body: Mapping[str, Any]) -> None:
         key = self._key(body)
-        self._objects[kind][key] = body
-        if kind in _INPUT_KINDS:
-            self.inputs_version += 1
-        elif kind in _WORKLOAD_KINDS:
-            digest = _template_digest(body)
-            if self._digests.get((kind, *key)) != digest:
-                self._digests[(kind, *key)] = digest
-                self.inputs_version += 1
+        body = _without_managed_fields(body)
+        objects = self._objects[kind]
+        old = objects.get(key)
+        objects[key] = body
+        if kind in _INPUT_KINDS or (kind in _WORKLOAD_KINDS and (old is None or _template(old) != _template(body))):
+            self._inputs_changed(key[0])
         for listener in self._listeners:
             listener(kind, body, False)
 
     def delete(self, kind: str, body: Mapping[str, Any]) -> None:
         key = self._key(body)
         self._objects[kind].pop(key, None)
-        self._digests.pop((kind, *key), None)
         if kind in _INPUT_KINDS or kind in _WORKLOAD_KINDS:
-            self.inputs_version += 1
+            self._inputs_changed(key[0])
         for listener in self._listeners:
             listener(kind, body, True)
 

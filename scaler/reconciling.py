@@ -364,10 +364,14 @@ def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, An
     gvk = f"{target.api_version}.{target.kind}"
     own_rank = _rank(body)
     for other in ctx.watched.items(kube.SCALED_OBJECT, spec.namespace):
+        # The cheap comparisons first: this runs over every ScaledObject of the namespace per reconcile.
+        same_target = _target_of(other) == mine
+        if not same_target and _hpa_name_of(other) != spec.hpa_name:
+            continue
         other_name = str(_meta(other).get("name") or "")
         if other_name == spec.name or _meta(other).get("deletionTimestamp") or _rank(other) > own_rank:
             continue
-        if _target_of(other) == mine:
+        if same_target:
             return (
                 f"spec.scaleTargetRef.name: the workload {target.name!r} of type {gvk} is already managed by "
                 f"ScaledObject {other_name!r}"

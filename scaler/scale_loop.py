@@ -5,8 +5,8 @@ lateness of a tick against its schedule, is reported as KEDA's `keda_internal_sc
 One tick (keda-semantics §2.2):
 
 1. resolve the triggers again only if something they are built from changed (`kube.Watched`
-   raises `inputs_version` on Secret, ConfigMap, (Cluster)TriggerAuthentication and pod-template
-   changes), rebuilding just the triggers whose inputs differ;
+   stamps Secret, ConfigMap, (Cluster)TriggerAuthentication and pod-template changes per namespace),
+   rebuilding just the triggers whose inputs differ;
 2. read every trigger concurrently, each within its timeout; errors are masked (no resolved secret in
    any message) and become `decisions.TriggerReading` errors;
 3. the target's replicas come from the watched Deployment/StatefulSet (a `/scale` GET only for other
@@ -46,6 +46,18 @@ from scalers import base, connections, registry
 logger = logging.getLogger("ebb.scale_loop")
 
 DIRECT_STATE_PERSIST_SECONDS = 15.0
+# While a ScaledObject stays active KEDA rewrites `lastActiveTime` every poll: one status write (and one
+# watch event for every client) per active object per second at pollingInterval 1. Ebb refreshes it at
+# most every `last_active_persist_seconds(spec)` while Active stays True, and exactly whenever anything
+# else in status is written (the Active=False flip included). After a restart the loaded value is moved
+# later by that period while the status still says Active=True, so the cooldown is never cut short.
+LAST_ACTIVE_PERSIST_SECONDS = 15.0
+
+
+def last_active_persist_seconds(spec: specs.ScaledObjectSpec) -> float:
+    """How stale `status.lastActiveTime` may get while the object stays active: a quarter of the cooldown,
+    at least one poll, at most `LAST_ACTIVE_PERSIST_SECONDS`."""
+    return max(float(spec.polling_interval), min(LAST_ACTIVE_PERSIST_SECONDS, spec.cooldown_period / 4))
 TICK_WRITE_DEADLINE = 5.0
 
 
@@ -161,7 +173,7 @@ class Triggers:
     def __init__(self, ctx: LoopContext) -> None:
         self.ctx = ctx
         self._built: dict[int, _Built] = {}
-        self._inputs_version = -1
+        self._inputs_stamp: tuple[int, int, int] | None = None
         self._spec: specs.ScaledObjectSpec | None = None
 
     def secrets(self) -> list[str]:
@@ -172,10 +184,11 @@ class Triggers:
 
     async def refresh(self, spec: specs.ScaledObjectSpec, *, force: bool = False) -> None:
         watched = self.ctx.watched
-        if not force and spec is self._spec and watched.inputs_version == self._inputs_version:
+        stamp = watched.inputs_stamp(spec.namespace, self.ctx.cluster_object_namespace)
+        if not force and spec is self._spec and stamp == self._inputs_stamp:
             return
         self._spec = spec
-        self._inputs_version = watched.inputs_version
+        self._inputs_stamp = stamp
         workload = watched.workload(kube.Target.of(spec))
         wanted: dict[int, _Built] = {}
         for trigger in spec.triggers:
@@ -375,11 +388,19 @@ class ScaleLoop:
         self.uid = str((body.get("metadata") or {}).get("uid") or "")
         status = body.get("status") or {}
         self.state = decisions.ScaleState.from_status(status, creation_time=creation_time(body, ctx.clock()))
+        if self.state.active and self.state.last_active_time is not None:
+            # Saved while active: it may have stayed active for up to one refresh period after.
+            self.state = dataclasses.replace(
+                self.state,
+                last_active_time=min(ctx.clock(), self.state.last_active_time + last_active_persist_seconds(spec)),
+            )
         raw_ebb = status.get("ebb")
         ebb: Mapping[str, Any] = raw_ebb if isinstance(raw_ebb, Mapping) else {}
         self.hpa_state = hpa_state_from_status(ebb.get("hpa"))
         self._persisted_hpa = hpa_state_to_status(self.hpa_state) if ebb.get("hpa") else None
         self._persisted_at = ctx.monotonic()
+        # The lastActiveTime (seconds) last written to status; None: not written by this loop yet.
+        self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
         self.triggers = Triggers(ctx)
         self.ticks = 0
@@ -651,13 +672,23 @@ class ScaleLoop:
 
     def _wanted_status(self, decision: decisions.Decision, status: Mapping[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
-        conditions = merge_conditions(status.get("conditions"), decision.conditions.set())
+        updates = decision.conditions.set()
+        hpa_active = self._hpa_active()
+        if hpa_active is not None:
+            updates = (*updates, hpa_active)
+        conditions = merge_conditions(status.get("conditions"), updates)
         if conditions != status.get("conditions"):
             wanted["conditions"] = conditions
         state = decision.state.to_status()
         last_active = state.get("lastActiveTime")
         if last_active is not None and last_active != status.get("lastActiveTime"):
             wanted["lastActiveTime"] = last_active
+            refresh_due = decision.state.last_active_time is not None and (
+                self._last_active_saved is None
+                or decision.state.last_active_time - self._last_active_saved >= last_active_persist_seconds(self.spec)
+            )
+            if not refresh_due:
+                del wanted["lastActiveTime"]
         if self.spec.fallback is not None:
             health = state.get("health") or {}
             if health != (status.get("health") or {}):
@@ -673,9 +704,20 @@ class ScaleLoop:
                 or [r for _, r in persisted["recommendations"]] != [r for _, r in self._persisted_hpa["recommendations"]]
             )
             due = self.ctx.monotonic() - self._persisted_at >= DIRECT_STATE_PERSIST_SECONDS
-            if persisted != self._persisted_hpa and (events_changed or due):
+            if persisted != self._persisted_hpa and (events_changed or due or wanted):
                 wanted["ebb"] = {"hpa": persisted}
+        if wanted and last_active is not None and last_active != status.get("lastActiveTime"):
+            wanted["lastActiveTime"] = last_active  # a write goes out anyway: carry the exact time
         return wanted
+
+    def _hpa_active(self) -> decisions.Condition | None:
+        """KEDA's HPAActive, mirrored from the watched HPA this ScaledObject owns (HPA mode only)."""
+        if self.mode is not specs.ScalingMode.HPA:
+            return None
+        body = self.ctx.watched.get(kube.HPA, self.spec.namespace, self.spec.hpa_name)
+        if body is None:
+            return None
+        return decisions.hpa_active_condition((body.get("status") or {}).get("conditions"))
 
     async def _write_status(self, decision: decisions.Decision) -> None:
         ctx = self.ctx
@@ -704,6 +746,8 @@ class ScaleLoop:
                 if "ebb" in wanted:
                     self._persisted_hpa = wanted["ebb"]["hpa"]
                     self._persisted_at = ctx.monotonic()
+                if "lastActiveTime" in wanted:
+                    self._last_active_saved = decision.state.last_active_time
                 return
             except kube.ApiError as error:
                 if error.conflict and ctx.monotonic() < deadline:

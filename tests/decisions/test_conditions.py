@@ -95,3 +95,53 @@ def test_every_reason_is_reachable() -> None:
     assert set(cases) == set(R)
     for reason, (spec, readings, current, st) in cases.items():
         assert decide(spec, readings, current, st).reason is reason
+
+
+# --- HPAActive, mirrored from the owned HPA's ScalingActive -------------------------------------------
+
+
+@pytest.mark.parametrize(("hpa_conditions", "expected"), [
+    pytest.param(
+        [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "m"},
+         {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound",
+          "message": "the HPA was able to successfully calculate a replica count from external metric s0-redis-jobs"}],
+        ("True", "HPAActive",
+         "the HPA was able to successfully calculate a replica count from external metric s0-redis-jobs"),
+        id="computing"),
+    pytest.param(
+        [{"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled",
+          "message": "scaling is disabled since the replica count of the target is zero"}],
+        ("True", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero"),
+        id="idle-at-zero"),
+    pytest.param(
+        [{"type": "ScalingActive", "status": "False", "reason": "FailedGetExternalMetric",
+          "message": "unable to get external metric default/s0-redis-jobs"}],
+        ("False", "FailedGetExternalMetric", "unable to get external metric default/s0-redis-jobs"),
+        id="metric-failing"),
+    pytest.param(
+        [{"type": "ScalingActive", "status": "Unknown"}],
+        ("False", "HPAMetricsUnavailable", "the HPA has not reported whether it can compute replicas"),
+        id="unknown"),
+    pytest.param(
+        [{"type": "ScalingActive", "status": "False"}],
+        ("False", "HPAMetricsUnavailable", "the HPA cannot compute replicas"),
+        id="false-without-reason"),
+])
+def test_hpa_active_mirrors_scaling_active(
+    hpa_conditions: list[dict[str, str]], expected: tuple[str, str, str]
+) -> None:
+    condition = decisions.hpa_active_condition(hpa_conditions)
+    assert condition is not None
+    assert condition.type == "HPAActive"
+    assert (condition.status, condition.reason, condition.message) == expected
+
+
+@pytest.mark.parametrize("hpa_conditions", [
+    pytest.param(None, id="no-status-yet"),
+    pytest.param([], id="no-conditions"),
+    pytest.param([{"type": "AbleToScale", "status": "True"}], id="no-scaling-active"),
+    pytest.param("ScalingActive", id="not-a-list"),
+    pytest.param([["ScalingActive", "True"]], id="malformed-item"),
+])
+def test_no_hpa_active_until_the_hpa_reports_scaling_active(hpa_conditions: object) -> None:
+    assert decisions.hpa_active_condition(hpa_conditions) is None

@@ -88,3 +88,43 @@ async def test_wakes_from_zero_builds_the_hpa_and_returns_to_zero_after_cooldown
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_hpa_active_follows_the_hpas_scaling_active_condition(
+    api: cluster.Api, redis_server: redis_fixtures.RedisServer, list_name: str, start_operator: Any
+) -> None:
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker"))
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name
+    ))
+    await start_operator()
+    await cluster.until(lambda: _equals(_hpa_code(api), 200), what="the HPA")
+    assert await api.condition("orders", "HPAActive") == {}  # the HPA has not reported yet
+
+    hpa_status = f"{cluster.HPA_BASE.format(ns='default')}/keda-hpa-orders/status"
+    for scaling_active, expected in (
+        ({"status": "False", "reason": "ScalingDisabled",
+          "message": "scaling is disabled since the replica count of the target is zero"},
+         {"status": "True", "reason": "ScalingDisabled",
+          "message": "scaling is disabled since the replica count of the target is zero"}),
+        ({"status": "False", "reason": "FailedGetExternalMetric",
+          "message": "unable to get external metric default/s0-redis/selector"},
+         {"status": "False", "reason": "FailedGetExternalMetric",
+          "message": "unable to get external metric default/s0-redis/selector"}),
+    ):
+        # What the HPA controller writes (the sandbox runs none).
+        await api.patch(hpa_status, {"status": {
+            "currentReplicas": 0, "desiredReplicas": 0,
+            "conditions": [{"type": "ScalingActive", "lastTransitionTime": "2026-01-01T00:00:00Z", **scaling_active}],
+        }})
+
+        async def mirrored(wanted: dict[str, str] = expected) -> bool:
+            found = await api.condition("orders", "HPAActive")
+            return {k: found.get(k) for k in ("status", "reason", "message")} == wanted
+
+        await cluster.until(mirrored, what=f"HPAActive {expected}", within=10)
+
+
+async def _hpa_code(api: cluster.Api) -> int:
+    code, _ = await api.hpa("keda-hpa-orders")
+    return code

@@ -223,3 +223,83 @@ def test_unchanged_nested_values_are_not_copied() -> None:
     inputs = [{"trigger": 0, "value": 12.0}]
     redacted = decision_log.redact({"inputs": inputs})
     assert redacted["inputs"] is inputs
+
+
+# --- runs of repeated decisions ---------------------------------------------------------------------
+
+
+def tick(second: int, value: float = 0.0, latency: float = 0.001, **extra: Any) -> dict[str, Any]:
+    """An entry as the scale loop records it: times first, a trigger with its poll latency."""
+    return {
+        "time": f"2026-01-01T00:00:{second:02d}Z",
+        "timestamp": 1767225600 + second,
+        "reason": "NoChange",
+        "replicas": 0,
+        "triggers": [{"index": 0, "metric": "s0-redis-jobs", "value": value, "latencySeconds": latency}],
+    } | extra
+
+
+def test_decisions_that_differ_only_in_their_times_are_one_run() -> None:
+    log = decision_log.DecisionLog()
+    for second in range(5):
+        log.record("default", "orders", tick(second, latency=0.001 * (second + 1)))
+    assert log.count("default", "orders") == 1
+    [run] = log.entries("default", "orders")
+    assert run["time"] == "2026-01-01T00:00:00Z"
+    assert run["repeated"] == 5
+    assert run["lastTime"] == "2026-01-01T00:00:04Z"
+    assert run["lastTimestamp"] == 1767225604
+    assert json.loads(log.entries_json("default", "orders")) == [run]
+    assert log.last("default", "orders") == run
+
+
+@pytest.mark.parametrize("changed", [
+    pytest.param({"value": 3.0}, id="a-trigger-value"),
+    pytest.param({"reason": "Activated"}, id="the-reason"),
+    pytest.param({"replicas": 1}, id="the-replicas"),
+    pytest.param({"writeError": "409"}, id="a-new-key"),
+])
+def test_any_other_difference_starts_a_new_entry_and_seals_the_run(changed: dict[str, Any]) -> None:
+    log = decision_log.DecisionLog()
+    for second in range(3):
+        log.record("default", "orders", tick(second))
+    value = changed.pop("value", 0.0)
+    log.record("default", "orders", tick(3, value=value, **changed))
+    log.record("default", "orders", tick(4))
+    first, second, third = log.entries("default", "orders")
+    assert (first["repeated"], first["lastTime"]) == (3, "2026-01-01T00:00:02Z")
+    assert "repeated" not in second and second["time"] == "2026-01-01T00:00:03Z"
+    assert "repeated" not in third
+
+
+def test_the_byte_budget_counts_a_sealed_run_with_its_run_fields() -> None:
+    log = decision_log.DecisionLog()
+    for second in range(3):
+        log.record("default", "orders", tick(second))
+    log.record("default", "orders", tick(3, value=1.0))
+    stored = log.entries_json("default", "orders")
+    assert '"repeated":3' in stored
+    # The JSON array is the stored texts joined by commas inside brackets.
+    assert log.nbytes == len(stored) - 2 - (log.count("default", "orders") - 1)
+
+
+def test_a_run_survives_dropping_older_entries_and_forgetting_resets_it() -> None:
+    log = decision_log.DecisionLog(capacity_per_object=2)
+    log.record("default", "orders", tick(0, value=1.0))
+    log.record("default", "orders", tick(1, value=2.0))
+    log.record("default", "orders", tick(2))
+    log.record("default", "orders", tick(3))
+    assert [e.get("repeated") for e in log.entries("default", "orders")] == [None, 2]
+    log.forget("default", "orders")
+    log.record("default", "orders", tick(4))
+    assert log.entries("default", "orders") == [tick(4)]
+
+
+def test_a_caller_changing_its_dict_after_recording_does_not_make_a_false_repeat() -> None:
+    log = decision_log.DecisionLog()
+    reused = tick(0)
+    log.record("default", "orders", reused)
+    reused["replicas"] = 5
+    reused["triggers"][0]["value"] = 9.0
+    log.record("default", "orders", reused)
+    assert [(e["replicas"], e["triggers"][0]["value"]) for e in log.entries("default", "orders")] == [(0, 0.0), (5, 9.0)]
