@@ -179,6 +179,8 @@ class Conditions:
 
 
 HPA_ACTIVE = "HPAActive"
+# How an explanation hands 1↔N over (in direct mode the scale loop says what its own HPA calculation did).
+HPA_HANDOFF = "1↔N left to the HPA"
 
 
 def hpa_active_condition(hpa_conditions: object) -> Condition | None:
@@ -721,7 +723,7 @@ def decide(
                 reason = Reason.FALLBACK
             else:
                 reason = Reason.ACTIVE
-            explanation = f"{activity}; {_plural(current, 'replica')}, 1↔N left to the HPA"
+            explanation = f"{activity}; {_plural(current, 'replica')}, {HPA_HANDOFF}"
     else:
         active_condition = _NOT_ACTIVE
         fallback = spec.fallback
@@ -790,7 +792,7 @@ def decide(
             elif idle is not None and current <= idle:
                 rest = f"at idleReplicaCount {idle}: holding {_plural(current, 'replica')}"
             else:
-                rest = f"minReplicaCount {minimum} ≥ 1, 1↔N left to the HPA: holding {_plural(current, 'replica')}"
+                rest = f"minReplicaCount {minimum} ≥ 1, {HPA_HANDOFF}: holding {_plural(current, 'replica')}"
             explanation = f"{activity}; {rest}"
 
     final = current if replicas is None else replicas

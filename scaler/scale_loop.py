@@ -758,6 +758,13 @@ class ScaleLoop:
                 logger.warning("%s: status write failed: %s", self.spec.ref, error)
                 return
 
+    def _explanation(self, result: TickResult) -> str:
+        """The decision's one line; in direct mode it says what the operator's own HPA calculation did."""
+        text = result.decision.explanation
+        if result.hpa_result is not None and decisions.HPA_HANDOFF in text:
+            return text.replace(decisions.HPA_HANDOFF, f"1↔N in direct mode: {result.hpa_result.explanation}")
+        return text
+
     def _record(self, result: TickResult, observed: Sequence[Observed], current: int, now: float) -> None:
         sink = self.ctx.decision_log
         if sink is None:
@@ -768,7 +775,7 @@ class ScaleLoop:
             "timestamp": round(now, 3),
             "mode": self.mode.value,
             "reason": decision.reason.value,
-            "explanation": self._mask(decision.explanation),
+            "explanation": self._mask(self._explanation(result)),
             "active": decision.active,
             "currentReplicas": current,
             "replicas": result.replicas,

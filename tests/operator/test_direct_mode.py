@@ -31,7 +31,7 @@ async def test_scales_to_the_hpa_count_within_the_legacy_limit_and_back_to_zero(
         annotations=DIRECT,
     )
     await api.create(cluster.SO_BASE.format(ns="default"), so)
-    await start_operator()
+    running = await start_operator()
     await cluster.until(lambda: _ready(api, "orders"), what="Ready=True")
 
     await redis.rpush(list_name, *[f"job-{i}" for i in range(23)])
@@ -61,6 +61,14 @@ async def test_scales_to_the_hpa_count_within_the_legacy_limit_and_back_to_zero(
 
     memory = await cluster.until(persisted, what="status.ebb.hpa")
     assert [r for _, r in memory["recommendations"]][-1] == second
+
+    # The decision log says what direct mode's own HPA calculation did, not that the HPA will do it.
+    computed = [e for e in running.operator.decisions.entries("default", "orders") if "hpa" in e]
+    assert computed
+    for entry in computed:
+        assert "1↔N in direct mode: " in entry["explanation"], entry["explanation"]
+        assert entry["hpa"]["explanation"] in entry["explanation"]
+        assert "left to the HPA" not in entry["explanation"]
 
     await redis.delete(list_name)
     await cluster.until(lambda: _replicas_are(api, "worker", 0), what="worker back at 0", within=20)

@@ -27,6 +27,8 @@ from tests.servers import redis_server as redis_fixtures
 
 LEASE = "ebb-operator-test"
 LEASE_PATH = f"/apis/coordination.k8s.io/v1/namespaces/default/leases/{LEASE}"
+# The Lease timings given on the command line (client-go's defaults are 15 s / 10 s / 2 s).
+SHORT_LEASE = ("--lease-duration", "6s", "--renew-deadline", "4s", "--retry-period", "1s")
 DECISIONS = "/api/v1/scaledobjects/default/orders/decisions"
 DIRECT = {specs.SCALING_MODE: "direct"}
 
@@ -67,14 +69,14 @@ class Replica:
         return code, time.monotonic() - began
 
 
-async def _start(kubeconfig: pathlib.Path, log_path: pathlib.Path) -> Replica:
+async def _start(kubeconfig: pathlib.Path, log_path: pathlib.Path, *extra: str) -> Replica:
     port = ports.free_port()
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     with log_path.open("wb") as log:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scaler", "operator", "--kubeconfig", str(kubeconfig),
             "--leader-election", "--lease-name", LEASE, "--lease-namespace", "default",
-            "--http-address", f"127.0.0.1:{port}",
+            "--http-address", f"127.0.0.1:{port}", *extra,
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     return Replica(child, aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}"), log_path)
@@ -195,12 +197,14 @@ async def test_a_killed_leader_is_replaced_once_its_lease_expires_and_not_before
     ))
     seen: list[int] = []
     watcher = asyncio.create_task(test_faults._watch_replicas(sandbox.base_url, "worker", seen))
-    replicas = [await _start(kubeconfig, tmp_path / f"operator-{i}.log") for i in range(2)]
+    replicas = [
+        await _start(kubeconfig, tmp_path / f"operator-{i}.log", *SHORT_LEASE) for i in range(2)
+    ]
     try:
         leader, standby = await _leader_and_standby(api, replicas)
         await cluster.until(lambda: _decided(leader), what="decisions by the leader")
 
-        # SIGKILL: no release, so the standby must wait for the Lease to expire (15 s without a renewal,
+        # SIGKILL: no release, so the standby must wait for the Lease to expire (6 s without a renewal,
         # on its own clock), and meanwhile nobody scales, work or not.
         leader.child.kill()
         await leader.child.wait()
@@ -219,8 +223,8 @@ async def test_a_killed_leader_is_replaced_once_its_lease_expires_and_not_before
 
         await cluster.until(taken_over, what="the standby holding the Lease", within=30)
         took_over = time.monotonic() - killed
-        # The last renewal was at most one retry period (2 s) before the kill.
-        assert 12.0 <= took_over <= 22.0, f"took over {took_over:.1f} s after the kill"
+        # The last renewal was at most one retry period (1 s) before the kill; the standby looks every 1 s.
+        assert 4.5 <= took_over <= 11.0, f"took over {took_over:.1f} s after the kill"
         await cluster.until(lambda: _is(_readiness(standby), "leading"), what="the standby leading", within=15)
         await cluster.until(lambda: _replicas_are(api, 3), what="worker at 3, scaled by the new leader")
         assert await _decided(standby)

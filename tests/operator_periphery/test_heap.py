@@ -1,112 +1,89 @@
-"""`scaler.heap.HeapKeeper` against the real collector: survivors of a slow full collection are frozen,
-nothing that is garbage at that moment is, the freeze is handed back after the refreeze period, and
-uninstalling leaves the collector as it found it."""
+"""`scaler.heap.HeapKeeper` against the real collector: it settles (collects everything once, then
+freezes the survivors) when the loops stop changing and every refreeze period, never freezes garbage,
+hands frozen objects back on each settle so cycles among them are found, and releases them all."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from scaler import heap
 
-
-class Clock:
-    """A perf_counter the test moves: each reading advances by `step` seconds."""
-
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
+ALIVE: weakref.WeakSet[Cycle] = weakref.WeakSet()
 
 
 class Cycle:
     def __init__(self) -> None:
         self.me = self
+        ALIVE.add(self)
 
 
-@pytest.fixture
-def keeper_factory() -> Iterator[list[heap.HeapKeeper]]:
-    made: list[heap.HeapKeeper] = []
-    yield made
-    for keeper in made:
-        keeper.uninstall()
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
     gc.unfreeze()
 
 
-def make(made: list[heap.HeapKeeper], *, step: float, slow: float = 0.02, period: float = 600.0) -> heap.HeapKeeper:
-    keeper = heap.HeapKeeper(slow_seconds=slow, refreeze_period=period, clock=Clock(step))
-    made.append(keeper)
-    keeper.install()
-    return keeper
+def cycles_alive() -> int:
+    """Cycles not yet freed, frozen ones included (`gc.get_objects()` does not list frozen objects)."""
+    return len(ALIVE)
 
 
-def test_a_slow_full_collection_freezes_its_survivors(keeper_factory: list[heap.HeapKeeper]) -> None:
-    keeper = make(keeper_factory, step=0.05)  # every collection "takes" 50 ms
+@pytest.mark.parametrize(("observations", "settled_at"), [
+    pytest.param([(5, 0.0), (5, 9.9)], [], id="never-quiet-long-enough"),
+    pytest.param([(5, 0.0), (5, 10.0), (5, 20.0)], [1], id="settles-once-after-ten-quiet-seconds"),
+    pytest.param([(5, 0.0), (6, 8.0), (6, 16.0), (6, 18.0)], [3], id="a-new-loop-restarts-the-quiet-time"),
+    pytest.param([(5, 0.0), (5, 10.0), (5, 609.0), (5, 610.0), (5, 1210.0)], [1, 3, 4], id="and-every-refreeze-period"),
+])
+def test_when_it_settles(observations: list[tuple[int, float]], settled_at: list[int]) -> None:
+    keeper = heap.HeapKeeper(quiet=10.0, refreeze_period=600.0)
+    try:
+        settled = [i for i, (starts, now) in enumerate(observations) if keeper.observe(starts, now)]
+    finally:
+        keeper.release()
+    assert settled == settled_at
+    assert keeper.settlings == len(settled_at)
+
+
+def test_settling_freezes_the_survivors_and_collects_the_garbage() -> None:
+    keeper = heap.HeapKeeper()  # the cycles below are unreachable at once, alive only through themselves
+    ALIVE.clear()
+    kept = Cycle()
+    for _ in range(100):
+        Cycle()
+    keeper.settle()
+    assert keeper.frozen == gc.get_freeze_count() > 0
+    assert keeper.last_pause_seconds > 0
+    keeper.release()
     assert gc.get_freeze_count() == 0
+    assert cycles_alive() == 1
+    del kept
+
+
+def test_frozen_objects_that_become_cyclic_garbage_are_collected_at_the_next_settle() -> None:
+    keeper = heap.HeapKeeper()
+    ALIVE.clear()
+    held = [Cycle() for _ in range(50)]
+    keeper.settle()
+    del held  # the cycles were frozen alive; now they are garbage the collector cannot see
     gc.collect()
-    assert keeper.full_collections == 1
-    assert keeper.freezes == 1
-    assert keeper.last_full_seconds == pytest.approx(0.05)
-    assert gc.get_freeze_count() > 0
+    assert cycles_alive() == 50
+    keeper.settle()
+    assert cycles_alive() == 0
+    keeper.release()
 
 
-def test_a_fast_full_collection_freezes_nothing(keeper_factory: list[heap.HeapKeeper]) -> None:
-    keeper = make(keeper_factory, step=0.001)
+def test_young_objects_are_still_collected_between_settles() -> None:
+    keeper = heap.HeapKeeper()
+    keeper.settle()
+    ALIVE.clear()
+    for _ in range(100):
+        Cycle()
     gc.collect()
-    assert keeper.full_collections == 1
-    assert keeper.freezes == 0
-    assert gc.get_freeze_count() == 0
+    assert cycles_alive() == 0
+    keeper.release()
 
-
-def test_young_collections_are_left_alone(keeper_factory: list[heap.HeapKeeper]) -> None:
-    keeper = make(keeper_factory, step=1.0)
-    gc.collect(0)
-    gc.collect(1)
-    assert keeper.full_collections == 0
-    assert gc.get_freeze_count() == 0
-
-
-def test_garbage_is_collected_not_frozen(keeper_factory: list[heap.HeapKeeper]) -> None:
-    make(keeper_factory, step=0.05)
-    for _ in range(1000):
-        Cycle()  # unreachable at once, kept alive only by its own cycle
-    gc.collect()
-    frozen = gc.get_freeze_count()
-    assert frozen > 0
-    gc.unfreeze()
-    assert not any(isinstance(o, Cycle) for o in gc.get_objects())
-
-
-def test_after_the_period_the_frozen_objects_are_handed_back_and_refrozen(
-    keeper_factory: list[heap.HeapKeeper],
-) -> None:
-    keeper = make(keeper_factory, step=0.05, period=1.0)  # each reading +50 ms: the period passes in 20
-    gc.collect()
-    assert keeper.freezes == 1
-    for _ in range(12):  # 12 × 2 readings × 50 ms > 1 s
-        gc.collect(2)
-        if gc.get_freeze_count() == 0:
-            break
-    assert gc.get_freeze_count() == 0, "the frozen objects were never handed back"
-    freezes = keeper.freezes
-    # A cycle made while the objects were frozen is collectable again once they are handed back.
-    Cycle()
-    gc.collect()
-    assert keeper.freezes == freezes + 1
-    assert not any(isinstance(o, Cycle) for o in gc.get_objects())
-
-
-def test_uninstall_removes_the_callback_and_unfreezes(keeper_factory: list[heap.HeapKeeper]) -> None:
-    keeper = make(keeper_factory, step=0.05)
-    gc.collect()
-    assert gc.get_freeze_count() > 0
-    keeper.uninstall()
-    assert keeper._callback not in gc.callbacks
-    assert gc.get_freeze_count() == 0
-    gc.collect()
-    assert keeper.full_collections == 1
