@@ -56,7 +56,9 @@ def test_settling_freezes_the_survivors_and_collects_the_garbage() -> None:
     for _ in range(100):
         Cycle()
     keeper.settle()
-    assert keeper.frozen == gc.get_freeze_count() > 0
+    # Frozen objects are still freed by reference counting, so the count may drop by the time it is read.
+    assert keeper.frozen > 0
+    assert 0 < gc.get_freeze_count() <= keeper.frozen
     assert keeper.last_pause_seconds > 0
     keeper.release()
     assert gc.get_freeze_count() == 0
