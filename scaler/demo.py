@@ -374,7 +374,7 @@ def _observation(
     if latest is not None:
         reason, explanation = str(latest["reason"]), str(latest["explanation"])
         hpa = latest.get("hpa") or {}
-        if hpa.get("explanation"):
+        if hpa.get("explanation") and hpa["explanation"] not in explanation:
             explanation = f"{explanation}; {hpa['explanation']}"
     return demo_timeline.Observation(
         elapsed=workload.elapsed(),

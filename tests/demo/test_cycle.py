@@ -72,6 +72,9 @@ async def test_the_demo_scales_from_zero_out_and_back_to_zero() -> None:
     # One printed line per change, the summary at the end.
     change_lines = [line for line in lines if re.match(r"^\s+\d+\.\ds  queue", line)]
     assert len(change_lines) == len(result.changes)
+    for line in change_lines:  # the direct-mode HPA step is told once, inside the explanation
+        steps = re.findall(r"HPA \d+→\d+: ", line)
+        assert len(steps) == len(set(steps)), line
     assert "cycle: complete" in lines
 
 

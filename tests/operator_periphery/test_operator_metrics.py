@@ -72,6 +72,18 @@ def test_the_exposition_has_kedas_names_types_and_labels(metrics: operator_metri
             assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
 
 
+def test_no_created_series_as_kedas_go_client(metrics: operator_metrics.OperatorMetrics) -> None:
+    observe(metrics)
+    metrics.trigger_failed(NS, SO, 0, None, "redis", "s0-redis-orders")
+    metrics.scaled_object_failed(NS, SO)
+    metrics.decided(NS, SO, "NoChange")
+    metrics.activation_latency(NS, SO, 0.2)
+    text = prometheus_client.generate_latest(metrics.registry).decode()
+    assert "keda_scaler_detail_errors_total{" in text
+    assert "ebb_activation_latency_seconds_count{" in text
+    assert "_created" not in text
+
+
 def test_build_info_carries_ebbs_version() -> None:
     metrics = operator_metrics.OperatorMetrics(version="9.8.7", git_commit="abc1234")
     samples = families(metrics)["keda_build_info"].samples
