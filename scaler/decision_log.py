@@ -205,8 +205,6 @@ class _Ring:
 
     def pack(self, text: str) -> bytes:
         data = text.encode()
-        if not self.reference:
-            self.reference = data[-(1 << _WBITS):]
         packer = zlib.compressobj(6, zlib.DEFLATED, -_WBITS, _MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, self.reference)
         return packer.compress(data) + packer.flush()
 
@@ -267,10 +265,10 @@ class DecisionLog:
         if ring.repeated > 1:
             self._seal_run(ring)
         ring.last = _copy(entry)
-        first = not ring.reference
-        blob = ring.pack(text)
-        if first:
+        if not ring.reference:
+            ring.reference = text.encode()[-(1 << _WBITS):]
             self._grow(ring, len(ring.reference))
+        blob = ring.pack(text)
         ring.blobs.append(blob)
         self._grow(ring, _cost(blob))
         blobs = ring.blobs

@@ -372,10 +372,8 @@ def _observation(
 ) -> demo_timeline.Observation:
     reason, explanation = None, ""
     if latest is not None:
+        # In direct mode the explanation already says what the HPA calculation did.
         reason, explanation = str(latest["reason"]), str(latest["explanation"])
-        hpa = latest.get("hpa") or {}
-        if hpa.get("explanation") and hpa["explanation"] not in explanation:
-            explanation = f"{explanation}; {hpa['explanation']}"
     return demo_timeline.Observation(
         elapsed=workload.elapsed(),
         depth=workload.depth(),

@@ -609,7 +609,6 @@ class Watched:
     def __init__(self) -> None:
         self._objects: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = collections.defaultdict(dict)
         self._parsed_auth: dict[tuple[str, str, str], tuple[str, specs.TriggerAuthenticationSpec | None]] = {}
-        self.inputs_version = 0
         self._namespace_versions: dict[str, int] = collections.defaultdict(int)
         self._listeners: list[Callable[[str, Mapping[str, Any], bool], None]] = []
 
@@ -626,8 +625,12 @@ class Watched:
         meta = body.get("metadata") or {}
         return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
+    @property
+    def inputs_version(self) -> int:
+        """Changes so far to trigger inputs in every namespace."""
+        return sum(self._namespace_versions.values())
+
     def _inputs_changed(self, namespace: str) -> None:
-        self.inputs_version += 1
         self._namespace_versions[namespace] += 1
 
     def inputs_stamp(self, namespace: str, cluster_object_namespace: str) -> tuple[int, int, int]:

@@ -46,6 +46,7 @@ from scalers import base, connections, registry
 logger = logging.getLogger("ebb.scale_loop")
 
 DIRECT_STATE_PERSIST_SECONDS = 15.0
+TICK_WRITE_DEADLINE = 5.0
 # While a ScaledObject stays active KEDA rewrites `lastActiveTime` every poll: one status write (and one
 # watch event for every client) per active object per second at pollingInterval 1. Ebb refreshes it at
 # most every `last_active_persist_seconds(spec)` while Active stays True, and exactly whenever anything
@@ -58,7 +59,6 @@ def last_active_persist_seconds(spec: specs.ScaledObjectSpec) -> float:
     """How stale `status.lastActiveTime` may get while the object stays active: a quarter of the cooldown,
     at least one poll, at most `LAST_ACTIVE_PERSIST_SECONDS`."""
     return max(float(spec.polling_interval), min(LAST_ACTIVE_PERSIST_SECONDS, spec.cooldown_period / 4))
-TICK_WRITE_DEADLINE = 5.0
 
 
 class DecisionSink(Protocol):
@@ -681,14 +681,8 @@ class ScaleLoop:
             wanted["conditions"] = conditions
         state = decision.state.to_status()
         last_active = state.get("lastActiveTime")
-        if last_active is not None and last_active != status.get("lastActiveTime"):
-            wanted["lastActiveTime"] = last_active
-            refresh_due = decision.state.last_active_time is not None and (
-                self._last_active_saved is None
-                or decision.state.last_active_time - self._last_active_saved >= last_active_persist_seconds(self.spec)
-            )
-            if not refresh_due:
-                del wanted["lastActiveTime"]
+        last_active_changed = last_active is not None and last_active != status.get("lastActiveTime")
+        refresh_due = last_active_changed and self._last_active_refresh_due(decision.state)
         if self.spec.fallback is not None:
             health = state.get("health") or {}
             if health != (status.get("health") or {}):
@@ -704,11 +698,18 @@ class ScaleLoop:
                 or [r for _, r in persisted["recommendations"]] != [r for _, r in self._persisted_hpa["recommendations"]]
             )
             due = self.ctx.monotonic() - self._persisted_at >= DIRECT_STATE_PERSIST_SECONDS
-            if persisted != self._persisted_hpa and (events_changed or due or wanted):
+            if persisted != self._persisted_hpa and (events_changed or due or refresh_due or wanted):
                 wanted["ebb"] = {"hpa": persisted}
-        if wanted and last_active is not None and last_active != status.get("lastActiveTime"):
-            wanted["lastActiveTime"] = last_active  # a write goes out anyway: carry the exact time
+        if last_active_changed and (refresh_due or wanted):  # a write going out anyway carries the exact time
+            wanted["lastActiveTime"] = last_active
         return wanted
+
+    def _last_active_refresh_due(self, state: decisions.ScaleState) -> bool:
+        """Whether lastActiveTime has moved a whole refresh period past what this loop last wrote."""
+        if state.last_active_time is None:
+            return False
+        saved = self._last_active_saved
+        return saved is None or state.last_active_time - saved >= last_active_persist_seconds(self.spec)
 
     def _hpa_active(self) -> decisions.Condition | None:
         """KEDA's HPAActive, mirrored from the watched HPA this ScaledObject owns (HPA mode only)."""
@@ -759,11 +760,15 @@ class ScaleLoop:
                 return
 
     def _explanation(self, result: TickResult) -> str:
-        """The decision's one line; in direct mode it says what the operator's own HPA calculation did."""
+        """The decision's one line; in direct mode it also says what the operator's own HPA calculation did
+        (in place of the decision core's hand-over to an HPA, or after it when there is none)."""
         text = result.decision.explanation
-        if result.hpa_result is not None and decisions.HPA_HANDOFF in text:
-            return text.replace(decisions.HPA_HANDOFF, f"1↔N in direct mode: {result.hpa_result.explanation}")
-        return text
+        if result.hpa_result is None:
+            return text
+        computed = f"1↔N in direct mode: {result.hpa_result.explanation}"
+        if decisions.HPA_HANDOFF in text:
+            return text.replace(decisions.HPA_HANDOFF, computed)
+        return f"{text}; {computed}"
 
     def _record(self, result: TickResult, observed: Sequence[Observed], current: int, now: float) -> None:
         sink = self.ctx.decision_log
