@@ -82,7 +82,13 @@ async def test_wakes_from_zero_builds_the_hpa_and_returns_to_zero_after_cooldown
     assert time.monotonic() - drained >= 4.0  # cooldownPeriod 5 s, counted from the last active poll
     deactivated = await api.events_with("orders", "KEDAScaleTargetDeactivated")
     assert [e["message"] for e in deactivated] == ["Deactivated apps/v1.Deployment default/worker from 1 to 0"]
-    active = await api.condition("orders", "Active")
+
+    # The status write follows the scale write and its Event within the same tick.
+    async def not_active() -> dict[str, Any]:
+        found = await api.condition("orders", "Active")
+        return found if found.get("reason") != "ScalerCooldown" else {}
+
+    active = await cluster.until(not_active, what="Active past ScalerCooldown", within=5)
     assert active["status"] == "False" and active["reason"] == "ScalerNotActive"
 
 
