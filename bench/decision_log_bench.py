@@ -25,7 +25,7 @@ from typing import Any
 
 import prometheus_client
 
-from scaler import decision_log, operator_metrics
+from scaler.operator import decision_log, operator_metrics
 
 
 def cpu_model() -> str:

@@ -18,7 +18,8 @@ import sys
 import time
 from typing import Any
 
-from scaler import decisions, hpa, simulation, specs, traces, trigger_targets
+from scaler.core import decisions, hpa, simulation, specs, traces
+from scaler.triggers import trigger_targets
 
 DAY = 86_400
 

@@ -1,15 +1,14 @@
-"""Ebb's operator core: specs, decisions, the HPA algorithm, the simulator and the edges around them.
+"""Ebb's autoscaler: one package per layer, imports pointing down toward the pure core.
 
-Layers (imports point down; `pyproject.toml` [tool.importlinter] enforces the pure part):
+* `scaler.cli` — the `ebb` command line and the demo: what a person types and reads.
+* `scaler.operator` — the operator process: the Kubernetes client, reconcile, scale loops, kopf wiring,
+  leader election, the HTTP server.
+* `scaler.triggers` — a ScaledObject's triggers checked and read through the scaler registry.
+* `scaler.reports` — pictures for people (HTML/SVG) drawn from plain values.
+* `scaler.core` — pure: specs and validation, KEDA's decision table, the HPA algorithm, formulas,
+  quantities, the simulator. No I/O, no clock, no asyncio.
 
-* Pure core — no I/O, no wall clock (`now` is always a parameter), no asyncio, no Kubernetes client:
-  `problems` (the error record every user-facing check produces), `quantities` (Kubernetes quantity
-  formatting), `specs` (ScaledObject / TriggerAuthentication values and their validation), `formulas`
-  (scalingModifiers expressions), `decisions` (KEDA's scale-loop decision table), `hpa` (a faithful port
-  of the Kubernetes HPA for External metrics), `simulation` (replaying a load trace through both).
-* Edges — everything that reads files, talks to servers or owns a clock: `manifests` (reading YAML),
-  the `cli` and its commands, and (with the operator) the Kubernetes client module, the scale loop and
-  the kopf handlers.
-
-Nothing here imports a specific scaler module: scalers are reached only through `scalers.registry`.
+`pyproject.toml` [tool.importlinter] enforces the order (cli > operator > triggers | reports > core) and
+the purity of the core. Scalers live beside this package in `scalers/`, reached only through
+`scalers.registry`.
 """

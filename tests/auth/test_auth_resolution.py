@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from scaler import auth_resolution, manifests, problems, specs, trigger_checks, validating
+from scaler.core import auth_resolution, manifests, problems, specs, validating
+from scaler.triggers import trigger_checks
 
 PASSWORD = "Sup3r-s3cret-pw"
 
@@ -62,7 +63,7 @@ def ta(spec: str, kind: str = "TriggerAuthentication") -> str:
 
 
 def envs(cluster: validating.Cluster) -> auth_resolution.ContainerEnv:
-    from scaler import container_env
+    from scaler.core import container_env
 
     body = cluster.workloads[("shop", "Deployment", "worker")]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaler import container_env
+from scaler.core import container_env
 
 SECRETS = {"creds": {"password": "s3cret", "user": "bob"}, "prefixed": {"HOST": "secret-host"}}
 CONFIG_MAPS = {"settings": {"HOST": "cm-host", "PORT": "6379"}}

@@ -1,4 +1,4 @@
-"""The CRDs in `crds/` and the Python spec (`scaler.specs`) describe the same objects.
+"""The CRDs in `crds/` and the Python spec (`scaler.core.specs`) describe the same objects.
 
 * Every property the ScaledObject CRD declares appears in `FULL` (a ScaledObject that sets every field);
   the CRD keeps all of `FULL` (nothing pruned, nothing invalid) and the Python parser accepts it. A field
@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from kube_sandbox import schemas
-from scaler import problems, specs
+from scaler.core import problems, specs
 
 CRDS = pathlib.Path(__file__).resolve().parents[2] / "crds"
 

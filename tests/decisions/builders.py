@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from scaler import decisions, specs
+from scaler.core import decisions, specs
 
 NOW = 1_700_000_000.0
 CREATED = NOW - 86_400.0

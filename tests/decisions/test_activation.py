@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from scaler import decisions
+from scaler.core import decisions
 from tests.decisions.builders import NOW, decide, ok, redis, so, state
 
 R = decisions.Reason

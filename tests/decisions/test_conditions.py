@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from scaler import decisions, specs
+from scaler.core import decisions, specs
 from tests.decisions.builders import decide, failed, fallback, ok, redis, so, state
 
 READY = ("True", "ScaledObjectReady", "ScaledObject is defined correctly and is ready for scaling")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaler import decisions
+from scaler.core import decisions
 from tests.decisions.builders import NOW, decide, ok, so, state
 
 R = decisions.Reason

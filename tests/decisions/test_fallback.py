@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaler import decisions, specs
+from scaler.core import decisions, specs
 from tests.decisions.builders import NOW, decide, failed, fallback, metric, ok, redis, so, state
 
 R = decisions.Reason

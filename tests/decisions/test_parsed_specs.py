@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaler import decisions, specs
+from scaler.core import decisions, specs
 from tests.decisions.builders import NOW, state
 
 R = decisions.Reason

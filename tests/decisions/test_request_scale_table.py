@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from scaler import decisions, specs
+from scaler.core import decisions, specs
 from tests.decisions.builders import decide, failed, fallback, ok, redis, resource, so, state
 
 R = decisions.Reason

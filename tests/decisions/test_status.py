@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import decisions
+from scaler.core import decisions
 from tests.decisions.builders import decide, failed, fallback, metric, ok, so, state
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z

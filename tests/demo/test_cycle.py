@@ -10,7 +10,8 @@ from typing import Any
 
 import aiohttp
 
-from scaler import demo, specs
+from scaler.cli import demo
+from scaler.core import specs
 
 DURATION = 22.0
 

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 import yaml
 
-from scaler import demo
+from scaler.cli import demo
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "crds"

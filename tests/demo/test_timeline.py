@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaler import demo_timeline
+from scaler.cli import demo_timeline
 
 SCHEDULE = demo_timeline.Schedule(idle=4.0, rise=2.0, hold=6.0, drain=10.0, peak=60)
 

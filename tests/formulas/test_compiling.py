@@ -2,7 +2,7 @@
 
 import pytest
 
-from scaler import formulas
+from scaler.core import formulas
 
 NAMES = ("trig_one", "trig_two")
 

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from scaler import formulas
+from scaler.core import formulas
 
 TWO = ("trig_one", "trig_two")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import hpa
+from scaler.core import hpa
 
 PODS, PERCENT = hpa.PolicyType.PODS, hpa.PolicyType.PERCENT
 DEFAULT_UP = hpa.ScalingRules(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaler import hpa
+from scaler.core import hpa
 
 AVG = "AverageValue"
 VAL = "Value"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import hpa
+from scaler.core import hpa
 
 NOW = 1000.0
 

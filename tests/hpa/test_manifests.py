@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import hpa_manifests, specs
+from scaler.core import hpa_manifests, specs
 
 UID = "8d3c3f2e-0000-4000-8000-000000000001"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scaler import hpa
+from scaler.core import hpa
 
 NOW = 10_000.0
 AVG, VAL = "AverageValue", "Value"

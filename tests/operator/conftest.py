@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 import yaml
 
 from kube_sandbox import testing
-from scaler import operator
+from scaler.operator import assembly
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 
@@ -60,9 +60,9 @@ def list_name() -> str:
 class Running:
     """An operator started in the test's event loop; `stop()` shuts it down as SIGTERM would."""
 
-    def __init__(self, settings: operator.Settings) -> None:
+    def __init__(self, settings: assembly.Settings) -> None:
         self.settings = settings
-        self.operator = operator.Operator(settings)
+        self.operator = assembly.Operator(settings)
         self.stop_flag = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -90,7 +90,7 @@ async def start_operator(kubeconfig: pathlib.Path) -> AsyncIterator[Callable[...
     running: list[Running] = []
 
     async def start(**overrides: Any) -> Running:
-        settings = operator.Settings(kubeconfig=str(kubeconfig), retry_delay=1.0, **overrides)
+        settings = assembly.Settings(kubeconfig=str(kubeconfig), retry_delay=1.0, **overrides)
         instance = await Running(settings).start()
         running.append(instance)
         return instance

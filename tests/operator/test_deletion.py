@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scaler import specs
+from scaler.core import specs
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

@@ -1,5 +1,5 @@
 """Direct mode end to end (`ebb.dev/scaling-mode: direct`): no HPA; the operator computes 1↔N with the
-HPA algorithm (`scaler.hpa`) on the Redis list's length, and remembers the HPA's memory (recommendations,
+HPA algorithm (`scaler.core.hpa`) on the Redis list's length, and remembers the HPA's memory (recommendations,
 scale events) in `status.ebb.hpa`, so a restarted operator does not forget a rate limit."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from scaler import hpa, specs
+from scaler.core import hpa, specs
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from scaler import specs
+from scaler.core import specs
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

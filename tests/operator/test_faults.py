@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from kube_sandbox import faults, testing
-from scaler import hpa, specs
+from scaler.core import hpa, specs
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

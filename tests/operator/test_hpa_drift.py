@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaler import reconciling
+from scaler.operator import reconciling
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

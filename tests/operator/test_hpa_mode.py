@@ -9,7 +9,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from scaler import hpa_manifests, reconciling, specs
+from scaler.core import hpa_manifests, specs
+from scaler.operator import reconciling
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from scaler import decisions
+from scaler.core import decisions
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 

@@ -20,7 +20,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from kube_sandbox import testing
-from scaler import specs
+from scaler.core import specs
 from tests.operator import cluster, test_faults
 from tests.servers import ports
 from tests.servers import redis_server as redis_fixtures

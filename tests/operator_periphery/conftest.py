@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kube_sandbox import testing
-from scaler import leases
+from scaler.operator import leases
 
 TOKEN = "periphery-test-token-5f2c"
 

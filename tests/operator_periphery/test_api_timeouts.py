@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from scaler import kube
+from scaler.operator import kube
 
 ANSWER_SECONDS = 0.15
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaler import decision_log
+from scaler.operator import decision_log
 
 
 def entry(n: int, **extra: Any) -> dict[str, Any]:

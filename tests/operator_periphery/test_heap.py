@@ -1,4 +1,4 @@
-"""`scaler.heap.HeapKeeper` against the real collector: it settles (collects everything once, then
+"""`scaler.operator.heap.HeapKeeper` against the real collector: it settles (collects everything once, then
 freezes the survivors) when the loops stop changing and every refreeze period, never freezes garbage,
 hands frozen objects back on each settle so cycles among them are found, and releases them all."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scaler import heap
+from scaler.operator import heap
 
 ALIVE: weakref.WeakSet[Cycle] = weakref.WeakSet()
 

@@ -11,7 +11,7 @@ import aiohttp
 import prometheus_client.parser
 import pytest
 
-from scaler import decision_log, http_server, operator_metrics
+from scaler.operator import decision_log, http_server, operator_metrics
 
 SECRET = "hunter2-do-not-leak"
 

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from kube_sandbox import faults, testing
-from scaler import leader_election, leases
+from scaler.operator import leader_election, leases
 from tests.operator_periphery import conftest
 
 NAMESPACE = "kube-system"
@@ -247,7 +247,7 @@ async def test_a_leader_whose_lease_was_taken_steps_down_at_its_next_renewal(
 @pytest.mark.looptime
 async def test_a_leader_that_cannot_renew_stops_before_its_lease_expires(
         sandbox: testing.Sandbox, lease_api: leases.HttpLeaseApi, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="scaler.leader_election")
+    caplog.set_level(logging.INFO, logger="scaler.operator.leader_election")
     timeline = Timeline()
     a = make_elector(lease_api, "pod-a", timeline)
     b = make_elector(lease_api, "pod-b", timeline)

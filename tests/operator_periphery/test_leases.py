@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kube_sandbox import faults, testing
-from scaler import leader_election, leases
+from scaler.operator import leader_election, leases
 from tests.operator_periphery import conftest
 
 NAMESPACE = "default"

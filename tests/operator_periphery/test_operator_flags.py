@@ -7,10 +7,10 @@ import argparse
 
 import pytest
 
-from scaler.commands import operator as operator_command
+from scaler.cli.commands import operator as operator_command
 
 
-def settings(*argv: str) -> operator_command.operator.Settings:
+def settings(*argv: str) -> operator_command.assembly.Settings:
     parser = argparse.ArgumentParser()
     operator_command.add_arguments(parser)
     return operator_command.settings_from(parser.parse_args(list(argv)))

@@ -9,7 +9,7 @@ import prometheus_client
 import pytest
 from prometheus_client import parser
 
-from scaler import operator_metrics
+from scaler.operator import operator_metrics
 
 NS, SO = "default", "orders"
 KEDA_TRIGGER_LABELS = {"namespace", "metric", "scaledObject", "scaler", "triggerIndex", "type"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scaler import kube
+from scaler.operator import kube
 
 
 def body(name: str, namespace: str = "apps", **extra: Any) -> dict[str, Any]:

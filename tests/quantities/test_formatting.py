@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from scaler import quantities
+from scaler.core import quantities
 
 
 @pytest.mark.parametrize(

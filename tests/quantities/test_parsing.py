@@ -2,7 +2,7 @@
 
 import pytest
 
-from scaler import quantities
+from scaler.core import quantities
 
 
 @pytest.mark.parametrize(

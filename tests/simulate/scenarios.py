@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaler import simulation, specs, traces, trigger_targets
+from scaler.core import simulation, specs, traces
+from scaler.triggers import trigger_targets
 
 
 def scaled_object(

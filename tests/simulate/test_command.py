@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scaler import cli, manifests, specs
+from scaler import cli
+from scaler.core import manifests, specs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

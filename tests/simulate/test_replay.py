@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import simulation
+from scaler.core import simulation
 
 from . import scenarios
 from .scenarios import at, of, scaled_object, trace

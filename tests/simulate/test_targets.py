@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from scaler import simulation, specs, trigger_targets
+from scaler.core import simulation, specs
+from scaler.triggers import trigger_targets
 
 from . import scenarios
 from .scenarios import scaled_object, trace

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaler import traces
+from scaler.core import traces
 
 
 def test_parse_fills_and_marks() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import problems, specs
+from scaler.core import problems, specs
 from tests.specs.builders import DELETE, redis_trigger, scaled_object
 
 LONG_63 = "a" * 63

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scaler import problems, specs
+from scaler.core import problems, specs
 from tests.specs.builders import DELETE, trigger_authentication
 
 

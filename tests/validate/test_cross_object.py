@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaler import manifests, problems, specs, validating
+from scaler.core import manifests, problems, specs, validating
 from tests.specs.builders import merged, redis_trigger, scaled_object, trigger_authentication
 
 

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from scaler import manifests, validating
+from scaler.core import manifests, validating
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 

@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from scaler import manifests
+from scaler.core import manifests
 
 SO = """\
 apiVersion: keda.sh/v1alpha1

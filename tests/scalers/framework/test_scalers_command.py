@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from scaler import cli
-from scaler.commands import scalers as command
+from scaler.cli.commands import scalers as command
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,0 +1,129 @@
+"""`ebb operator`: run the operator against the cluster kubectl would use.
+
+The cluster is found as kubectl finds it (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`,
+else the in-cluster service account). Every namespace is watched unless `--namespace` names some.
+`--scaling-mode direct` makes direct mode the default for ScaledObjects without the
+`ebb.dev/scaling-mode` annotation. `/metrics`, `/healthz`, `/readyz` and the decision log
+(`/api/v1/scaledobjects/{ns}/{name}/decisions`) are served on `--http-address`.
+
+With `--leader-election` several replicas share a `coordination.k8s.io/v1` Lease and one acts;
+`--lease-duration`, `--renew-deadline` and `--retry-period` tune it as client-go's flags do.
+
+SIGTERM or SIGINT stops it within 10 s: loops finish their tick and stop, the Lease is released,
+connections are closed. Exit status 0 after a clean stop, 2 when no cluster configuration is found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from scaler.core import specs
+from scaler.operator import assembly, kube, leader_election
+from scalers import params
+
+HELP = "run the operator: watch ScaledObjects and scale their targets (KEDA's keda.sh/v1alpha1 API)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    parser.add_argument("--context", help="kubeconfig context to use (default: the current one)")
+    parser.add_argument(
+        "-n", "--namespace", action="append", default=[], metavar="NS",
+        help="watch only this namespace (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "--scaling-mode", choices=[m.value for m in specs.ScalingMode], default=specs.ScalingMode.HPA.value,
+        help="how 1<->N is done for ScaledObjects without the ebb.dev/scaling-mode annotation (default: hpa)",
+    )
+    parser.add_argument(
+        "--cluster-object-namespace", default=os.environ.get("KEDA_CLUSTER_OBJECT_NAMESPACE", "keda"),
+        help="where ClusterTriggerAuthentications' Secrets and ConfigMaps live (default: keda)",
+    )
+    parser.add_argument(
+        "--http-address", default="0.0.0.0:8080", metavar="HOST:PORT",
+        help="where /metrics, /healthz, /readyz and the decision log are served (default 0.0.0.0:8080; 'off' to disable)",
+    )
+    parser.add_argument("--leader-election", action="store_true", help="run as one of several replicas holding a Lease")
+    parser.add_argument("--lease-name", default="ebb-operator", help="the Lease's name (default: ebb-operator)")
+    parser.add_argument("--lease-namespace", help="the Lease's namespace (default: the kubeconfig's namespace)")
+    for flag, default, what in (
+        ("--lease-duration", leader_election.DEFAULT_LEASE_DURATION, "how long a Lease holds without renewal"),
+        ("--renew-deadline", leader_election.DEFAULT_RENEW_DEADLINE, "how long the holder keeps trying to renew"),
+        ("--retry-period", leader_election.DEFAULT_RETRY_PERIOD, "how often a replica tries to acquire or renew"),
+    ):
+        parser.add_argument(flag, default=f"{default:g}s", metavar="DURATION",
+                            help=f"{what} (a Go duration such as 15s or 1m, or seconds; default {default:g}s)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def _seconds(flag: str, text: str) -> float:
+    """A flag's duration: Go's syntax (`15s`, `1m30s`, `500ms`) or a plain number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = params.parse_duration(text)
+        except ValueError:
+            raise ValueError(f"{flag}: expected a duration such as 15s, 1m30s or a number of seconds, got {text!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"{flag}: expected a positive duration, got {text!r}")
+    return seconds
+
+
+def settings_from(args: argparse.Namespace) -> assembly.Settings:
+    host, port = "127.0.0.1", None
+    if args.http_address != "off":
+        host, _, raw_port = args.http_address.rpartition(":")
+        if not raw_port.isdigit():
+            raise ValueError(f"--http-address: expected HOST:PORT or 'off', got {args.http_address!r}")
+        port = int(raw_port)
+        host = host or "0.0.0.0"
+    lease_duration = _seconds("--lease-duration", args.lease_duration)
+    renew_deadline = _seconds("--renew-deadline", args.renew_deadline)
+    retry_period = _seconds("--retry-period", args.retry_period)
+    if not lease_duration > renew_deadline > retry_period:
+        raise ValueError(
+            "--lease-duration, --renew-deadline, --retry-period: expected lease duration > renew deadline > retry "
+            f"period, got {lease_duration:g}s, {renew_deadline:g}s, {retry_period:g}s")
+    return assembly.Settings(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespaces=tuple(args.namespace),
+        scaling_mode=specs.ScalingMode(args.scaling_mode),
+        cluster_object_namespace=args.cluster_object_namespace,
+        http_host=host,
+        http_port=port,
+        leader_election=args.leader_election,
+        lease_name=args.lease_name,
+        lease_namespace=args.lease_namespace,
+        lease_duration=lease_duration,
+        renew_deadline=renew_deadline,
+        retry_period=retry_period,
+    )
+
+
+async def _main(settings: assembly.Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await assembly.Operator(settings).run(stop)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from(args)
+        asyncio.run(_main(settings))
+    except ValueError as error:
+        print(f"ebb operator: {error}", file=sys.stderr)
+        return 2
+    except kube.ConfigError as error:
+        print(f"ebb operator: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,713 @@
+"""The operator's Kubernetes edge: finding the cluster, talking to it, and what the watches delivered.
+
+* `discover(kubeconfig=None, context=None)` finds the cluster the way kubectl does: an explicit file,
+  else `KUBECONFIG` (colon-separated files, merged), else `~/.kube/config`, else the in-cluster service
+  account. The `kubernetes` package's own loaders read the files (exec plugins, client certificates,
+  token refresh); this is the only module that imports it.
+* `ApiKube` is the `Kube` port over aiohttp with plain dicts. The typed `kubernetes.aio` client was
+  measured against the sandbox at about 2.5× the client-side cost per request (GET /scale 0.89 ms typed
+  vs 0.36 ms raw, PATCH 1.78 ms vs 1.11 ms, sandbox time included), and the operator needs exact
+  control over resourceVersions, content types and Retry-After, so requests are made directly.
+* `ApiError` carries the HTTP status, reason, message and Retry-After of a failed request;
+  `retrying` repeats an operation through 429 (honouring Retry-After), 5xx and connection failures with
+  a capped backoff, never past a deadline. Conflicts (409) are the caller's to resolve (re-read).
+* `Watched` is the in-memory copy of what the watches delivered (ScaledObjects, workloads, HPAs,
+  Secrets, ConfigMaps, (Cluster)TriggerAuthentications). It is the `auth_resolution.AuthSource` the
+  scale loops resolve triggers from, so no loop reads the API for what a watch already provides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import os
+import pathlib
+import ssl
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from scaler.core import container_env, specs
+
+IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+KEDA_GROUP = "keda.sh"
+KEDA_VERSION = "v1alpha1"
+EVENT_COMPONENT = "keda-operator"
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding the cluster.
+# --------------------------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """No usable cluster configuration was found; the message says where Ebb looked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """How to reach one API server. `authorization` gives the current `Authorization` header value
+    (tokens from exec plugins and projected service-account tokens are refreshed on each call)."""
+
+    server: str
+    namespace: str
+    source: str
+    ca_path: str | None = None
+    cert_path: str | None = None
+    key_path: str | None = None
+    insecure: bool = False
+    authorization: Callable[[], str | None] = dataclasses.field(default=lambda: None, repr=False)
+
+    def token(self) -> str | None:
+        """The bearer token alone (for kopf's login), or None."""
+        header = self.authorization()
+        if header and header.lower().startswith("bearer "):
+            return header[7:]
+        return None
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https"):
+            return False
+        if self.insecure:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(cafile=self.ca_path)
+        if self.cert_path and self.key_path:
+            context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+
+def _from_configuration(conf: k8s_client.Configuration, namespace: str, source: str) -> Connection:
+    def authorization() -> str | None:
+        header = conf.get_api_key_with_prefix("authorization")
+        if header is None and conf.username and conf.password:
+            header = conf.get_basic_auth_token()
+        return str(header) if header else None
+
+    return Connection(
+        server=str(conf.host).rstrip("/"),
+        namespace=namespace,
+        source=source,
+        ca_path=conf.ssl_ca_cert or None,
+        cert_path=conf.cert_file or None,
+        key_path=conf.key_file or None,
+        insecure=not conf.verify_ssl,
+        authorization=authorization,
+    )
+
+
+def discover(
+    kubeconfig: str | None = None, *, context: str | None = None, environ: Mapping[str, str] | None = None
+) -> Connection:
+    """The cluster kubectl would talk to: `kubeconfig`, else $KUBECONFIG, else ~/.kube/config, else the
+    in-cluster service account. Raises `ConfigError` naming every place it looked."""
+    env = os.environ if environ is None else environ
+    home_config = pathlib.Path(env.get("HOME", "~")).expanduser() / ".kube" / "config"
+    candidates: list[tuple[str, str]] = []
+    if kubeconfig:
+        candidates.append((kubeconfig, f"--kubeconfig {kubeconfig}"))
+    elif env.get("KUBECONFIG"):
+        candidates.append((env["KUBECONFIG"], f"KUBECONFIG={env['KUBECONFIG']}"))
+    elif home_config.exists():
+        candidates.append((str(home_config), str(home_config)))
+    for files, source in candidates:
+        conf = k8s_client.Configuration()
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=files, context=context, client_configuration=conf, persist_config=False
+            )
+            contexts, active = k8s_config.list_kube_config_contexts(files)  # type: ignore[no-untyped-call]
+        except Exception as error:  # the loaders raise many types; the message names the file only
+            raise ConfigError(f"cannot use the kubeconfig from {source}: {type(error).__name__}: {error}") from None
+        chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
+        namespace = (chosen or {}).get("context", {}).get("namespace") or "default"
+        name = (chosen or {}).get("name", "?")
+        return _from_configuration(conf, namespace, f"{source} (context {name})")
+    if env.get("KUBERNETES_SERVICE_HOST"):
+        conf = k8s_client.Configuration()
+        try:
+            k8s_config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+        except Exception as error:
+            raise ConfigError(f"in-cluster configuration failed: {error}") from None
+        try:
+            namespace = pathlib.Path(IN_CLUSTER_NAMESPACE_FILE).read_text().strip() or "default"
+        except OSError:
+            namespace = "default"
+        return _from_configuration(conf, namespace, "in-cluster service account")
+    raise ConfigError(
+        "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, "
+        "or run inside a pod with a service account"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors and retries.
+# --------------------------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """A request the API server refused or that never got an answer (`status` 0)."""
+
+    def __init__(
+        self, status: int, reason: str, message: str, *, retry_after: float | None = None, what: str = ""
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.retry_after = retry_after
+        self.what = what
+        super().__init__(f"{what}: {status} {reason}: {message}" if what else f"{status} {reason}: {message}")
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+async def retrying(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    deadline: float,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    first_backoff: float = 0.1,
+    max_backoff: float = 2.0,
+) -> T:
+    """Run `operation`, repeating it after 429 (waiting Retry-After), 5xx and unanswered requests with
+    exponential backoff, until it succeeds or `deadline` (on `clock`) would be passed. Other errors,
+    409 included, are raised at once."""
+    backoff = first_backoff
+    while True:
+        try:
+            return await operation()
+        except ApiError as error:
+            if not error.retryable:
+                raise
+            wait = error.retry_after if error.status == 429 and error.retry_after is not None else backoff
+            if clock() + wait > deadline:
+                raise
+            await sleep(wait)
+            backoff = min(backoff * 2, max_backoff)
+
+
+# --------------------------------------------------------------------------------------------------
+# The port the scale loop and the reconciler use.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A ScaledObject's scaleTargetRef resolved to its API resource."""
+
+    namespace: str
+    api_version: str
+    kind: str
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def gvk(self) -> str:
+        return f"{self.api_version}.{self.kind}"
+
+    @classmethod
+    def of(cls, spec: specs.ScaledObjectSpec) -> Target:
+        ref = spec.scale_target_ref
+        return cls(spec.namespace, ref.api_version, ref.kind, ref.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """A target's `/scale` as read: desired replicas, observed replicas, selector and resourceVersion."""
+
+    replicas: int
+    status_replicas: int
+    selector: str
+    resource_version: str
+    body: Mapping[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Scale:
+        spec = body.get("spec") or {}
+        status = body.get("status") or {}
+        return cls(
+            replicas=int(spec.get("replicas") or 0),
+            status_replicas=int(status.get("replicas") or 0),
+            selector=str(status.get("selector") or ""),
+            resource_version=str((body.get("metadata") or {}).get("resourceVersion") or ""),
+            body=body,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectRef:
+    """The object an Event is about."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+
+
+class Kube(Protocol):
+    """What the scale loop and the reconciler need from the API server."""
+
+    async def resource_of(self, target: Target) -> str:
+        """The plural resource name of `target`'s kind; raises ApiError 404 when it has no /scale."""
+        ...
+
+    async def read_scale(self, target: Target) -> Scale: ...
+
+    async def write_scale(self, target: Target, scale: Scale, replicas: int) -> Scale:
+        """PUT /scale with `scale`'s resourceVersion (409 when it is stale)."""
+        ...
+
+    async def get_scaled_object(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    async def patch_scaled_object(
+        self, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def patch_scaled_object_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def post_event(self, about: ObjectRef, type_: str, reason: str, message: str) -> None: ...
+
+    async def get_hpa(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def create_hpa(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def replace_hpa(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def delete_hpa(self, namespace: str, name: str) -> None: ...
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def _status_message(body: Any, text: str) -> tuple[str, str]:
+    if isinstance(body, Mapping) and body.get("kind") == "Status":
+        return str(body.get("reason") or ""), str(body.get("message") or "")
+    return "", text[:300]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+class ApiKube:
+    """`Kube` over aiohttp. One session (one connection pool) per operator; `aclose()` closes it."""
+
+    def __init__(self, connection: Connection, *, request_timeout: float = 10.0, user_agent: str = "ebb-operator") -> None:
+        self.connection = connection
+        # Per socket operation, not in total: waiting for a free connection of the pool is not the server
+        # being slow (1,000 ScaledObjects reconciled at start queue up there).
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=request_timeout, sock_read=request_timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._user_agent = user_agent
+        self._resources: dict[tuple[str, str], dict[str, str]] = {}
+        # Client-go style aggregation: the same Event again bumps `count` instead of a new object.
+        self._events: collections.OrderedDict[tuple[str, ...], tuple[str, int]] = collections.OrderedDict()
+        self.requests = 0
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context(), limit=64)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, headers={"User-Agent": self._user_agent}
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One request; the decoded JSON answer. Raises `ApiError` (status 0 when nothing answered)."""
+        headers = {"Accept": "application/json"}
+        auth = self.connection.authorization()
+        if auth:
+            headers["Authorization"] = auth
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        what = f"{method} {path}"
+        self.requests += 1
+        try:
+            async with self._session_now().request(
+                method, self.connection.server + path, data=data, headers=headers, params=params
+            ) as reply:
+                text = await reply.text()
+                try:
+                    decoded = json.loads(text) if text else None
+                except ValueError:
+                    decoded = None
+                if reply.status >= 400:
+                    reason, message = _status_message(decoded, text)
+                    raise ApiError(
+                        reply.status,
+                        reason or (reply.reason or ""),
+                        message,
+                        retry_after=_retry_after(reply.headers.get("Retry-After")),
+                        what=what,
+                    )
+                return decoded
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ApiError(0, "Unavailable", f"{type(error).__name__}: {error}", what=what) from None
+
+    # -- resources ---------------------------------------------------------------------------------
+
+    async def resource_of(self, target: Target) -> str:
+        if target.api_version == "apps/v1" and target.kind in ("Deployment", "StatefulSet"):
+            return "deployments" if target.kind == "Deployment" else "statefulsets"
+        key = (target.api_version, target.kind)
+        if key not in self._resources:
+            path = f"/apis/{target.api_version}" if target.group else f"/api/{target.version}"
+            listing = await self.request("GET", path)
+            resources = listing.get("resources") or [] if isinstance(listing, Mapping) else []
+            names = {str(r.get("name")) for r in resources}
+            for resource in resources:
+                name = str(resource.get("name"))
+                if "/" not in name and resource.get("kind") == target.kind:
+                    self._resources[key] = {"plural": name, "scale": str(f"{name}/scale" in names)}
+                    break
+            else:
+                raise ApiError(404, "NotFound", f"the server has no resource of kind {target.kind} in {target.api_version}")
+        found = self._resources[key]
+        if found["scale"] != "True":
+            raise ApiError(
+                404, "NotFound", f"{target.gvk} {found['plural']} has no /scale subresource", what=target.gvk
+            )
+        return found["plural"]
+
+    def _object_path(self, target: Target, plural: str) -> str:
+        base = f"/apis/{target.api_version}" if target.group else f"/api/{target.version}"
+        return f"{base}/namespaces/{target.namespace}/{plural}/{target.name}"
+
+    async def read_scale(self, target: Target) -> Scale:
+        plural = await self.resource_of(target)
+        return Scale.from_body(await self.request("GET", self._object_path(target, plural) + "/scale"))
+
+    async def write_scale(self, target: Target, scale: Scale, replicas: int) -> Scale:
+        plural = await self.resource_of(target)
+        body = {
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {
+                "name": target.name,
+                "namespace": target.namespace,
+                "resourceVersion": scale.resource_version,
+            },
+            "spec": {"replicas": replicas},
+        }
+        return Scale.from_body(await self.request("PUT", self._object_path(target, plural) + "/scale", body))
+
+    # -- ScaledObjects -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _so_path(namespace: str, name: str) -> str:
+        return f"/apis/{KEDA_GROUP}/{KEDA_VERSION}/namespaces/{namespace}/scaledobjects/{name}"
+
+    async def get_scaled_object(self, namespace: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", self._so_path(namespace, name))
+        return _slim(result)
+
+    async def patch_scaled_object(
+        self, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        body = dict(patch)
+        if resource_version:
+            body["metadata"] = {**(body.get("metadata") or {}), "resourceVersion": resource_version}
+        result: dict[str, Any] = await self.request(
+            "PATCH", self._so_path(namespace, name), body, content_type=MERGE_PATCH
+        )
+        return _slim(result)
+
+    async def patch_scaled_object_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        result: dict[str, Any] = await self.request(
+            "PATCH", self._so_path(namespace, name) + "/status", body, content_type=MERGE_PATCH
+        )
+        return _slim(result)
+
+    # -- Events ------------------------------------------------------------------------------------
+
+    async def post_event(self, about: ObjectRef, type_: str, reason: str, message: str) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        key = (about.namespace, about.kind, about.name, about.uid, type_, reason, message)
+        path = f"/api/v1/namespaces/{about.namespace}/events"
+        known = self._events.get(key)
+        if known is not None:
+            name, count = known
+            try:
+                await self.request(
+                    "PATCH", f"{path}/{name}", {"count": count + 1, "lastTimestamp": now}, content_type=MERGE_PATCH
+                )
+                self._events[key] = (name, count + 1)
+                self._events.move_to_end(key)
+                return
+            except ApiError as error:
+                if not error.not_found:
+                    raise
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{about.name}.", "namespace": about.namespace},
+            "involvedObject": {
+                "apiVersion": about.api_version,
+                "kind": about.kind,
+                "namespace": about.namespace,
+                "name": about.name,
+                "uid": about.uid,
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "source": {"component": EVENT_COMPONENT},
+            "reportingComponent": EVENT_COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        created = await self.request("POST", path, body)
+        self._events[key] = (str(created["metadata"]["name"]), 1)
+        while len(self._events) > 4096:
+            self._events.popitem(last=False)
+
+    # -- HPAs --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _hpa_path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
+        return f"{base}/{name}" if name else base
+
+    async def get_hpa(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = await self.request("GET", self._hpa_path(namespace, name))
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+        return result
+
+    async def create_hpa(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("POST", self._hpa_path(namespace), body)
+        return result
+
+    async def replace_hpa(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("PUT", self._hpa_path(namespace, name), body)
+        return result
+
+    async def delete_hpa(self, namespace: str, name: str) -> None:
+        try:
+            await self.request("DELETE", self._hpa_path(namespace, name))
+        except ApiError as error:
+            if not error.not_found:
+                raise
+
+
+# --------------------------------------------------------------------------------------------------
+# What the watches delivered.
+# --------------------------------------------------------------------------------------------------
+
+SCALED_OBJECT = "ScaledObject"
+TRIGGER_AUTHENTICATION = "TriggerAuthentication"
+CLUSTER_TRIGGER_AUTHENTICATION = "ClusterTriggerAuthentication"
+SECRET = "Secret"
+CONFIG_MAP = "ConfigMap"
+DEPLOYMENT = "Deployment"
+STATEFUL_SET = "StatefulSet"
+HPA = "HorizontalPodAutoscaler"
+# Kinds whose change can change what a trigger is built from.
+_INPUT_KINDS = frozenset({SECRET, CONFIG_MAP, TRIGGER_AUTHENTICATION, CLUSTER_TRIGGER_AUTHENTICATION})
+_WORKLOAD_KINDS = frozenset({DEPLOYMENT, STATEFUL_SET})
+
+
+def _template(body: Mapping[str, Any] | None) -> Any:
+    spec = (body or {}).get("spec")
+    return spec.get("template") if isinstance(spec, Mapping) else None
+
+
+def _slim(body: dict[str, Any]) -> dict[str, Any]:
+    """A ScaledObject as the loops keep it (they keep the latest one they wrote)."""
+    slim = _without_managed_fields(body)
+    return slim if isinstance(slim, dict) else dict(slim)
+
+
+def _without_managed_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`body` without `metadata.managedFields`, which nothing here reads and which is often the bulk of an
+    object (as client-go informers' transform does)."""
+    meta = body.get("metadata")
+    if not isinstance(meta, Mapping) or "managedFields" not in meta:
+        return body
+    slim = dict(body)
+    slim["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return slim
+
+
+class Watched:
+    """The latest body of every watched object, by kind and (namespace, name); "" for cluster scope.
+
+    `inputs_version` rises whenever something a trigger can be built from changes (a Secret, ConfigMap,
+    (Cluster)TriggerAuthentication, or a workload's pod template), so the scale loops re-resolve their
+    triggers only then; `inputs_stamp(namespace, …)` does the same for the namespaces one ScaledObject can
+    read from, so a ConfigMap that changes every few seconds in another namespace (leader-election locks
+    of other controllers) does not make every loop re-resolve. Bodies are kept without
+    `metadata.managedFields`. Secret values live here only as the API sent them (base64); `repr` shows
+    counts.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = collections.defaultdict(dict)
+        self._parsed_auth: dict[tuple[str, str, str], tuple[str, specs.TriggerAuthenticationSpec | None]] = {}
+        self._namespace_versions: dict[str, int] = collections.defaultdict(int)
+        self._listeners: list[Callable[[str, Mapping[str, Any], bool], None]] = []
+
+    def __repr__(self) -> str:
+        counts = {kind: len(objects) for kind, objects in self._objects.items()}
+        return f"Watched({counts}, inputs_version={self.inputs_version})"
+
+    def subscribe(self, listener: Callable[[str, Mapping[str, Any], bool], None]) -> None:
+        """`listener(kind, body, deleted)` after every change."""
+        self._listeners.append(listener)
+
+    @staticmethod
+    def _key(body: Mapping[str, Any]) -> tuple[str, str]:
+        meta = body.get("metadata") or {}
+        return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+    @property
+    def inputs_version(self) -> int:
+        """Changes so far to trigger inputs in every namespace."""
+        return sum(self._namespace_versions.values())
+
+    def _inputs_changed(self, namespace: str) -> None:
+        self._namespace_versions[namespace] += 1
+
+    def inputs_stamp(self, namespace: str, cluster_object_namespace: str) -> tuple[int, int, int]:
+        """Changes so far to what a ScaledObject in `namespace` can build its triggers from: its own
+        namespace, cluster-scoped objects, and the namespace ClusterTriggerAuthentications read from."""
+        versions = self._namespace_versions
+        return versions.get(namespace, 0), versions.get("", 0), versions.get(cluster_object_namespace, 0)
+
+    def put(self, kind: str, body: Mapping[str, Any]) -> None:
+        key = self._key(body)
+        body = _without_managed_fields(body)
+        objects = self._objects[kind]
+        old = objects.get(key)
+        objects[key] = body
+        if kind in _INPUT_KINDS or (kind in _WORKLOAD_KINDS and (old is None or _template(old) != _template(body))):
+            self._inputs_changed(key[0])
+        for listener in self._listeners:
+            listener(kind, body, False)
+
+    def delete(self, kind: str, body: Mapping[str, Any]) -> None:
+        key = self._key(body)
+        self._objects[kind].pop(key, None)
+        if kind in _INPUT_KINDS or kind in _WORKLOAD_KINDS:
+            self._inputs_changed(key[0])
+        for listener in self._listeners:
+            listener(kind, body, True)
+
+    def get(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self._objects[kind].get((namespace, name))
+
+    def items(self, kind: str, namespace: str | None = None) -> Iterator[Mapping[str, Any]]:
+        for (ns, _), body in list(self._objects[kind].items()):
+            if namespace is None or ns == namespace:
+                yield body
+
+    def workload(self, target: Target) -> Mapping[str, Any] | None:
+        """The target's body, when it is an apps/v1 Deployment or StatefulSet the watches deliver."""
+        if target.api_version != "apps/v1" or target.kind not in _WORKLOAD_KINDS:
+            return None
+        return self.get(target.kind, target.namespace, target.name)
+
+    # -- auth_resolution.AuthSource --------------------------------------------------------------------
+
+    def secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        body = self.get(SECRET, namespace, name)
+        return None if body is None else container_env.secret_data(body)
+
+    def config_map(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        body = self.get(CONFIG_MAP, namespace, name)
+        return None if body is None else container_env.config_map_data(body)
+
+    def _authentication(self, kind: str, namespace: str, name: str) -> specs.TriggerAuthenticationSpec | None:
+        body = self.get(kind, namespace, name)
+        if body is None:
+            return None
+        version = str((body.get("metadata") or {}).get("resourceVersion") or id(body))
+        cached = self._parsed_auth.get((kind, namespace, name))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        parsed, _ = specs.check_trigger_authentication(body, default_namespace=namespace or "default")
+        self._parsed_auth[(kind, namespace, name)] = (version, parsed)
+        return parsed
+
+    def trigger_authentication(self, namespace: str, name: str) -> specs.TriggerAuthenticationSpec | None:
+        return self._authentication(TRIGGER_AUTHENTICATION, namespace, name)
+
+    def cluster_trigger_authentication(self, name: str) -> specs.TriggerAuthenticationSpec | None:
+        return self._authentication(CLUSTER_TRIGGER_AUTHENTICATION, "", name)
+
+    def authentication_problems(self, kind: str, namespace: str, name: str) -> list[str]:
+        """The errors of a watched (Cluster)TriggerAuthentication (empty when valid or absent)."""
+        body = self.get(kind, namespace, name)
+        if body is None:
+            return []
+        _, found = specs.check_trigger_authentication(body, default_namespace=namespace or "default")
+        return [str(p) for p in found if p.severity.value == "error"]
+
+
+def quote(value: str) -> str:
+    return urllib.parse.quote(value, safe="")

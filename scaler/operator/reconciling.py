@@ -1,0 +1,592 @@
+"""Reconciling a ScaledObject as KEDA's controller does (keda-semantics §2.1), as plain async functions.
+
+`reconcile(ctx, body)` takes the ScaledObject as the watch delivered it and, in KEDA's order:
+initialises the conditions; parses and validates it (`specs`), including the rules that need other
+objects — another ScaledObject or HPA targeting the same workload (reported as `Ready=False`, since
+there is no admission webhook), each trigger's parameters through the scaler registry with its
+authentication resolved (`trigger_checks`) — so an invalid ScaledObject gets `Ready=False` with the
+field-level message and a Warning Event, and nothing else is disturbed; handles the pause annotations
+(stop the loop, delete the HPA, scale to paused-replicas); puts the `scaledobject.keda.sh/name` label
+on it; checks the target through its `/scale` subresource and records `scaleTargetKind`,
+`scaleTargetGVKR` and `originalReplicaCount`; writes `externalMetricNames`, `triggersTypes`,
+`authenticationsTypes`; in HPA mode creates or updates the HPA exactly as `hpa_manifests` builds it
+(and deletes it in direct mode or when renamed); (re)starts the scale loop — restarted only when the
+generation changed — and finally sets `Ready=True`.
+
+`finalize(ctx, body)` runs on deletion: stops the loop, restores `originalReplicaCount` when
+`advanced.restoreToOriginalReplicaCount` asks for it, deletes the HPA.
+
+The result says whether to retry (a missing target or a referenced object not seen yet) — the kopf
+wiring turns that into a retry after a delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scaler.core import decisions, hpa_manifests, problems, specs
+from scaler.operator import kube, scale_loop
+from scaler.triggers import trigger_checks
+from scalers import base, registry
+
+logger = logging.getLogger("ebb.reconcile")
+
+EBB_VERSION = "ebb-0.1.0"
+
+_UNKNOWN_READY = decisions.Condition("Ready", "Unknown", "", "")
+INITIAL_CONDITIONS = (
+    decisions.Condition("Ready", "Unknown", "", ""),
+    decisions.Condition("Active", "Unknown", "", ""),
+    decisions.Condition("Fallback", "Unknown", "", ""),
+    decisions.Condition("Paused", "False", "", ""),
+)
+READY = decisions.Condition(
+    "Ready", "True", "ScaledObjectReady", "ScaledObject is defined correctly and is ready for scaling"
+)
+ACTIVE_UNKNOWN = decisions.Condition("Active", "Unknown", "UnknownState", "ScaledObject check failed")
+PAUSED = decisions.Condition("Paused", "True", "ScaledObjectPaused", "ScaledObject is paused")
+UNPAUSED = decisions.Condition("Paused", "False", "ScaledObjectUnpaused", "pause annotation removed for ScaledObject")
+
+
+class Outcome(str, enum.Enum):
+    READY = "ready"
+    INVALID = "invalid"  # Ready=False until the ScaledObject (or what it names) changes
+    RETRY = "retry"  # Ready=False for now; try again shortly (target or referenced object missing)
+    PAUSED = "paused"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    message: str = ""
+    body: Mapping[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class Context:
+    """What reconciling needs: the API, the watched objects, the running loops and the settings."""
+
+    api: kube.Kube
+    watched: kube.Watched
+    loops: scale_loop.Loops
+    scalers: registry.Registry
+    default_mode: specs.ScalingMode = specs.ScalingMode.HPA
+    cluster_object_namespace: str = "keda"
+    version: str = EBB_VERSION
+    write_deadline: float = 5.0
+
+    @property
+    def metrics(self) -> scale_loop.Metrics | None:
+        return self.loops.ctx.metrics
+
+
+def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = body.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _status(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    status = body.get("status")
+    return status if isinstance(status, Mapping) else {}
+
+
+def _condition(body: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for item in _status(body).get("conditions") or []:
+        if isinstance(item, Mapping) and item.get("type") == kind:
+            return item
+    return None
+
+
+def about(body: Mapping[str, Any]) -> kube.ObjectRef:
+    meta = _meta(body)
+    return kube.ObjectRef(
+        specs.API_VERSION,
+        specs.SCALED_OBJECT_KIND,
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+        str(meta.get("uid") or ""),
+    )
+
+
+async def _event(ctx: Context, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    try:
+        await ctx.api.post_event(about(body), type_, reason, message)
+    except kube.ApiError as error:
+        logger.warning("could not post Event %s: %s", reason, error)
+
+
+async def patch_status(
+    ctx: Context,
+    body: Mapping[str, Any],
+    fields: Mapping[str, Any] | None = None,
+    conditions: Sequence[decisions.Condition] = (),
+) -> Mapping[str, Any]:
+    """Merge `fields` and `conditions` into the ScaledObject's status if anything differs; the body after.
+
+    Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads."""
+    ref = about(body)
+    for _ in range(5):
+        status = _status(body)
+        wanted = {k: v for k, v in (fields or {}).items() if status.get(k) != v}
+        if conditions:
+            merged = scale_loop.merge_conditions(status.get("conditions"), conditions)
+            if merged != status.get("conditions"):
+                wanted["conditions"] = merged
+        if not wanted:
+            return body
+        rv = str(_meta(body).get("resourceVersion") or "") if "conditions" in wanted else None
+        try:
+            return await kube.retrying(
+                functools.partial(
+                    ctx.api.patch_scaled_object_status, ref.namespace, ref.name, wanted, resource_version=rv
+                ),
+                deadline=_deadline(ctx),
+            )
+        except kube.ApiError as error:
+            if not error.conflict:
+                raise
+            body = await ctx.api.get_scaled_object(ref.namespace, ref.name)
+    raise kube.ApiError(409, "Conflict", "the ScaledObject kept changing while its status was written")
+
+
+def _deadline(ctx: Context) -> float:
+    return ctx.loops.ctx.monotonic() + ctx.write_deadline
+
+
+async def _fail(
+    ctx: Context, body: Mapping[str, Any], message: str, outcome: Outcome = Outcome.INVALID
+) -> Result:
+    """Ready=False ScaledObjectCheckFailed with `message`, Active=Unknown, and a Warning Event."""
+    ready = decisions.Condition("Ready", "False", "ScaledObjectCheckFailed", message)
+    previous = _condition(body, "Ready")
+    body = await patch_status(ctx, body, conditions=(ready, ACTIVE_UNKNOWN))
+    if previous is None or previous.get("message") != message or previous.get("status") != "False":
+        await _event(ctx, body, "Warning", "ScaledObjectCheckFailed", message)
+    if ctx.metrics is not None:
+        with contextlib.suppress(Exception):
+            ctx.metrics.scaled_object_failed(about(body).namespace, about(body).name)
+    return Result(outcome, message, body)
+
+
+def _problem_text(found: Sequence[problems.Problem]) -> str:
+    return "; ".join(f"{p.field}: {p.message}" for p in found)
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
+    """One reconcile of a ScaledObject (see the module docstring)."""
+    meta = _meta(body)
+    namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+    key = (namespace, name)
+    if not _status(body).get("conditions"):
+        body = await patch_status(ctx, body, conditions=INITIAL_CONDITIONS)
+
+    spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+    if spec is None:
+        await ctx.loops.stop(key)
+        errors = [p for p in found if p.severity is problems.Severity.ERROR]
+        return await _fail(ctx, body, f"ScaledObject {namespace}/{name} is invalid: {_problem_text(errors)}")
+
+    if spec.pause.paused or spec.pause.paused_replicas is not None:
+        return await _pause(ctx, spec, body)
+
+    labels = meta.get("labels") or {}
+    if labels.get(specs.SCALED_OBJECT_NAME_LABEL) != name:
+        body = await ctx.api.patch_scaled_object(
+            namespace, name, {"metadata": {"labels": {specs.SCALED_OBJECT_NAME_LABEL: name}}}
+        )
+
+    # The target, through its /scale subresource.
+    target = kube.Target.of(spec)
+    try:
+        plural = await ctx.api.resource_of(target)
+        scale = await kube.retrying(lambda: ctx.api.read_scale(target), deadline=_deadline(ctx))
+    except kube.ApiError as error:
+        if error.not_found:
+            why = f"{target.gvk} {namespace}/{target.name} does not exist or has no /scale subresource"
+        else:
+            why = f"{target.gvk} {namespace}/{target.name} cannot be read: {error.status} {error.reason}"
+        return await _fail(
+            ctx, body, f"ScaledObject doesn't have correct scaleTargetRef specification: spec.scaleTargetRef: {why}", Outcome.RETRY
+        )
+
+    conflicts = _conflicts(ctx, spec, body)
+    if conflicts:
+        await ctx.loops.stop(key)
+        return await _fail(ctx, body, f"ScaledObject {namespace}/{name} is invalid: {conflicts}")
+
+    checked = _check_triggers(ctx, spec)
+    if checked.errors:
+        await ctx.loops.stop(key)
+        message = f"ScaledObject {namespace}/{name} is invalid: {_problem_text(checked.errors)}"
+        return await _fail(ctx, body, message, Outcome.RETRY if checked.missing else Outcome.INVALID)
+
+    mode = scale_loop.scaling_mode(spec, ctx.default_mode)
+    status = _status(body)
+    fields: dict[str, Any] = {
+        "scaleTargetKind": target.gvk,
+        "scaleTargetGVKR": {"group": target.group, "version": target.version, "kind": target.kind, "resource": plural},
+        "externalMetricNames": checked.external_names or None,
+        "resourceMetricNames": checked.resource_names or None,
+        "compositeScalerName": decisions.COMPOSITE_METRIC if spec.advanced.scaling_modifiers else None,
+        "triggersTypes": ",".join(dict.fromkeys(t.type for t in spec.triggers)),
+        "authenticationsTypes": ",".join(
+            dict.fromkeys(t.authentication_ref.name for t in spec.triggers if t.authentication_ref)
+        )
+        or None,
+        "pausedReplicaCount": None,
+    }
+    if status.get("originalReplicaCount") is None:
+        fields["originalReplicaCount"] = scale.replicas
+    if spec.fallback is None and status.get("health"):
+        fields["health"] = None
+    old_hpa = status.get("hpaName")
+    if mode is specs.ScalingMode.HPA:
+        hpa_body = hpa_manifests.build_hpa(spec, checked.hpa_metrics, uid=str(meta.get("uid") or ""), version=ctx.version)
+        await _apply_hpa(ctx, spec, hpa_body)
+        if isinstance(old_hpa, str) and old_hpa and old_hpa != spec.hpa_name:
+            await _delete_owned_hpa(ctx, namespace, old_hpa, str(meta.get("uid") or ""))
+        fields["hpaName"] = spec.hpa_name
+    else:
+        for hpa_name in {spec.hpa_name, old_hpa} - {None, ""}:
+            await _delete_owned_hpa(ctx, namespace, str(hpa_name), str(meta.get("uid") or ""))
+        fields["hpaName"] = None
+
+    conditions: list[decisions.Condition] = []
+    paused = _condition(body, "Paused")
+    if (
+        paused is not None
+        and paused.get("status") == "True"
+        and key not in ctx.loops
+        and not (spec.pause.paused_scale_in or spec.pause.paused_scale_out)
+    ):
+        conditions.append(UNPAUSED)
+        await _event(ctx, body, "Normal", "ScaledObjectUnpaused", "ScaledObject is unpaused")
+    was_ready = (_condition(body, "Ready") or {}).get("status") == "True"
+    if not was_ready:
+        conditions.append(READY)
+    body = await patch_status(ctx, body, fields, conditions)
+    if ctx.metrics is not None:
+        with contextlib.suppress(Exception):
+            ctx.metrics.paused(namespace, name, False)
+    started = await ctx.loops.ensure(spec, body)
+    if started:
+        await _event(ctx, body, "Normal", "KEDAScalersStarted", "Started scalers watch")
+    if not was_ready:
+        await _event(ctx, body, "Normal", "ScaledObjectReady", "ScaledObject is ready for scaling")
+    return Result(Outcome.READY, "", body)
+
+
+# -- pause ---------------------------------------------------------------------------------------
+
+
+async def _pause(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> Result:
+    """paused / paused-replicas: stop the loop, delete the HPA, scale to paused-replicas (KEDA §1.2)."""
+    key = (spec.namespace, spec.name)
+    await ctx.loops.stop(key)
+    uid = str(_meta(body).get("uid") or "")
+    for hpa_name in {spec.hpa_name, _status(body).get("hpaName")} - {None, ""}:
+        await _delete_owned_hpa(ctx, spec.namespace, str(hpa_name), uid)
+    wanted = spec.pause.paused_replicas
+    if wanted is not None:
+        target = kube.Target.of(spec)
+        try:
+            await scale_to(ctx, target, wanted)
+        except kube.ApiError as error:
+            return await _fail(
+                ctx, body, f"cannot scale {target.gvk} {spec.namespace}/{target.name} to paused-replicas {wanted}: {error}", Outcome.RETRY
+            )
+    was_paused = (_condition(body, "Paused") or {}).get("status") == "True"
+    body = await patch_status(
+        ctx, body, {"pausedReplicaCount": wanted, "hpaName": None}, conditions=(PAUSED,)
+    )
+    if not was_paused:
+        await _event(ctx, body, "Normal", "ScaledObjectPaused", "ScaledObject is paused")
+    if ctx.metrics is not None:
+        with contextlib.suppress(Exception):
+            ctx.metrics.paused(spec.namespace, spec.name, True)
+    return Result(Outcome.PAUSED, "", body)
+
+
+async def scale_to(ctx: Context, target: kube.Target, replicas: int) -> bool:
+    """Read-modify-write `/scale` to `replicas` (409 re-reads). False when it already had them."""
+    deadline = _deadline(ctx)
+    for _ in range(10):
+        scale = await kube.retrying(lambda: ctx.api.read_scale(target), deadline=deadline)
+        if scale.replicas == replicas:
+            return False
+        try:
+            await kube.retrying(functools.partial(ctx.api.write_scale, target, scale, replicas), deadline=deadline)
+            return True
+        except kube.ApiError as error:
+            if not error.conflict:
+                raise
+    raise kube.ApiError(409, "Conflict", f"{target.gvk} {target.namespace}/{target.name} kept changing")
+
+
+# -- conflicts with other ScaledObjects and HPAs (KEDA's webhook) ---------------------------------------
+
+
+def _rank(body: Mapping[str, Any]) -> tuple[int, str, str]:
+    """Which of two ScaledObjects on one workload keeps it: one already Ready, else the older (creation
+    times have one-second resolution, so the name breaks ties)."""
+    meta = _meta(body)
+    ready = (_condition(body, "Ready") or {}).get("status") == "True"
+    return (0 if ready else 1), str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+
+def _target_of(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    spec = body.get("spec")
+    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    if not isinstance(ref, Mapping):
+        return None
+    return (str(ref.get("apiVersion") or "apps/v1"), str(ref.get("kind") or "Deployment"), str(ref.get("name") or ""))
+
+
+def _hpa_name_of(body: Mapping[str, Any]) -> str:
+    spec = body.get("spec")
+    advanced = spec.get("advanced") if isinstance(spec, Mapping) else None
+    config = advanced.get("horizontalPodAutoscalerConfig") if isinstance(advanced, Mapping) else None
+    name = config.get("name") if isinstance(config, Mapping) else None
+    return str(name) if name else f"keda-hpa-{_meta(body).get('name')}"
+
+
+def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> str:
+    """The webhook's `other-scaled-object`, `other-scaled-object-hpa` and `other-hpa` rules; "" if none.
+
+    Between two ScaledObjects the one that is not yet Ready, else the younger, is the one in conflict, as
+    the webhook would have rejected it."""
+    target = spec.scale_target_ref
+    mine = (target.api_version, target.kind, target.name)
+    gvk = f"{target.api_version}.{target.kind}"
+    own_rank = _rank(body)
+    for other in ctx.watched.items(kube.SCALED_OBJECT, spec.namespace):
+        # The cheap comparisons first: this runs over every ScaledObject of the namespace per reconcile.
+        same_target = _target_of(other) == mine
+        if not same_target and _hpa_name_of(other) != spec.hpa_name:
+            continue
+        other_name = str(_meta(other).get("name") or "")
+        if other_name == spec.name or _meta(other).get("deletionTimestamp") or _rank(other) > own_rank:
+            continue
+        if same_target:
+            return (
+                f"spec.scaleTargetRef.name: the workload {target.name!r} of type {gvk} is already managed by "
+                f"ScaledObject {other_name!r}"
+            )
+        if _hpa_name_of(other) == spec.hpa_name:
+            field = (
+                "spec.advanced.horizontalPodAutoscalerConfig.name"
+                if spec.advanced.horizontal_pod_autoscaler_config.name
+                else "metadata.name"
+            )
+            return f"{field}: the HPA {spec.hpa_name!r} is already managed by ScaledObject {other_name!r}"
+    uid = str(_meta(body).get("uid") or "")
+    for hpa_body in ctx.watched.items(kube.HPA, spec.namespace):
+        meta = _meta(hpa_body)
+        if (meta.get("annotations") or {}).get(specs.HPA_OWNERSHIP_VALIDATION) == "false":
+            continue
+        ref = (hpa_body.get("spec") or {}).get("scaleTargetRef") or {}
+        if (ref.get("apiVersion"), ref.get("kind"), ref.get("name")) != mine:
+            continue
+        if any(o.get("uid") == uid for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping)):
+            continue
+        hpa_name = str(meta.get("name") or "")
+        if spec.annotations.get(specs.TRANSFER_HPA_OWNERSHIP) == "true":
+            if spec.advanced.horizontal_pod_autoscaler_config.name != hpa_name:
+                return (
+                    f"spec.advanced.horizontalPodAutoscalerConfig.name: must be {hpa_name!r} to take over the "
+                    f"existing HPA {hpa_name!r} with {specs.TRANSFER_HPA_OWNERSHIP}"
+                )
+            continue  # adopted: the HPA is replaced with ours below
+        return (
+            f"spec.scaleTargetRef.name: the workload {target.name!r} of type {gvk} is already managed by the HPA "
+            f"{hpa_name!r}; to adopt it, annotate the ScaledObject {specs.TRANSFER_HPA_OWNERSHIP}: \"true\" "
+            "and set spec.advanced.horizontalPodAutoscalerConfig.name"
+        )
+    return ""
+
+
+# -- triggers ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Checked:
+    errors: list[problems.Problem] = dataclasses.field(default_factory=list)
+    missing: bool = False  # some error may heal when a referenced object appears
+    external_names: list[str] = dataclasses.field(default_factory=list)
+    resource_names: list[str] = dataclasses.field(default_factory=list)
+    hpa_metrics: list[hpa_manifests.MetricTarget] = dataclasses.field(default_factory=list)
+
+
+def _check_triggers(ctx: Context, spec: specs.ScaledObjectSpec) -> _Checked:
+    checked = _Checked()
+    watched = ctx.watched
+    workload = watched.workload(kube.Target.of(spec))
+    seen: dict[str, int] = {}
+    for trigger in spec.triggers:
+        where = f"spec.triggers[{trigger.index}]"
+        ref = trigger.authentication_ref
+        if ref is not None:
+            cluster_scoped = ref.kind is specs.AuthKind.CLUSTER_TRIGGER_AUTHENTICATION
+            auth_ns = "" if cluster_scoped else spec.namespace
+            kind = kube.CLUSTER_TRIGGER_AUTHENTICATION if cluster_scoped else kube.TRIGGER_AUTHENTICATION
+            shown = f"{ref.kind.value}/{ref.name}" if cluster_scoped else f"{ref.kind.value}/{spec.namespace}/{ref.name}"
+            if watched.get(kind, auth_ns, ref.name) is None:
+                checked.errors.append(problems.Problem(spec.ref, f"{where}.authenticationRef.name", f"{shown} not found"))
+                checked.missing = True
+                continue
+            auth_errors = watched.authentication_problems(kind, auth_ns, ref.name)
+            if auth_errors:
+                checked.errors.append(
+                    problems.Problem(spec.ref, f"{where}.authenticationRef.name", f"{shown} is invalid: {'; '.join(auth_errors)}")
+                )
+                continue
+        prepared = trigger_checks.prepare(
+            spec, trigger, watched, workload, cluster_object_namespace=ctx.cluster_object_namespace
+        )
+        if prepared.incomplete:
+            checked.missing = True
+        # In a cluster nothing is "not among the documents": a parameter error is an error.
+        found = trigger_checks.check_prepared(spec, trigger, dataclasses.replace(prepared, incomplete=None), ctx.scalers)
+        errors = [p for p in found if p.severity is problems.Severity.ERROR]
+        if errors:
+            gaps = [p for p in prepared.issues]
+            checked.errors.extend(errors)
+            checked.errors.extend(dataclasses.replace(p, severity=problems.Severity.ERROR) for p in gaps)
+            continue
+        metric = _metric(ctx, trigger, prepared)
+        if metric is None:
+            continue
+        if metric.source is base.MetricSource.EXTERNAL:
+            if metric.name in seen:
+                checked.errors.append(
+                    problems.Problem(
+                        spec.ref,
+                        where,
+                        f"metricName {metric.name} defined multiple times (also by spec.triggers[{seen[metric.name]}])",
+                    )
+                )
+                continue
+            seen[metric.name] = trigger.index
+            checked.external_names.append(metric.name)
+            checked.hpa_metrics.append(hpa_manifests.MetricTarget(metric.name, metric.target_type, metric.target))
+        else:
+            resource = metric.resource or trigger.type
+            checked.resource_names.append(resource)
+            checked.hpa_metrics.append(
+                hpa_manifests.MetricTarget(resource, metric.target_type, metric.target, metric.source.value, metric.container)
+            )
+    return checked
+
+
+def _metric(ctx: Context, trigger: specs.Trigger, prepared: trigger_checks.Prepared) -> base.MetricSpec | None:
+    try:
+        return prepared.resolve(ctx.scalers).metric
+    except Exception:  # already reported by check_prepared
+        return None
+
+
+# -- the HPA -------------------------------------------------------------------------------------
+
+
+def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    meta, want_meta = _meta(existing), _meta(wanted)
+    if existing.get("spec") != wanted.get("spec"):
+        return True
+    for key in ("labels", "annotations", "ownerReferences"):
+        if (meta.get(key) or None) != (want_meta.get(key) or None):
+            return True
+    return False
+
+
+async def _apply_hpa(ctx: Context, spec: specs.ScaledObjectSpec, wanted: Mapping[str, Any]) -> None:
+    """Create the HPA, or replace it when its spec, labels, annotations or owner differ."""
+    for _ in range(5):
+        existing = await ctx.api.get_hpa(spec.namespace, spec.hpa_name)
+        if existing is None:
+            try:
+                await ctx.api.create_hpa(spec.namespace, wanted)
+                return
+            except kube.ApiError as error:
+                if error.status != 409:
+                    raise
+                continue
+        if not _differs(existing, wanted):
+            return
+        body = dict(wanted)
+        body["metadata"] = {**wanted["metadata"], "resourceVersion": _meta(existing).get("resourceVersion")}
+        try:
+            await ctx.api.replace_hpa(spec.namespace, spec.hpa_name, body)
+            return
+        except kube.ApiError as error:
+            if not error.conflict:
+                raise
+    raise kube.ApiError(409, "Conflict", f"the HPA {spec.namespace}/{spec.hpa_name} kept changing")
+
+
+def owning_scaled_object(hpa: Mapping[str, Any]) -> str | None:
+    """The name of the ScaledObject that controls `hpa`, if one does."""
+    for owner in _meta(hpa).get("ownerReferences") or []:
+        if (
+            isinstance(owner, Mapping)
+            and owner.get("kind") == "ScaledObject"
+            and str(owner.get("apiVersion", "")).startswith(f"{specs.GROUP}/")
+            and owner.get("controller")
+        ):
+            return str(owner.get("name") or "") or None
+    return None
+
+
+def hpa_drifted(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an HPA changed where KEDA puts it back (spec, labels, annotations), not just its status."""
+    return before.get("spec") != after.get("spec") or any(
+        _meta(before).get(key) != _meta(after).get(key) for key in ("labels", "annotations")
+    )
+
+
+async def _delete_owned_hpa(ctx: Context, namespace: str, name: str, uid: str) -> None:
+    existing = await ctx.api.get_hpa(namespace, name)
+    if existing is None:
+        return
+    owners = _meta(existing).get("ownerReferences") or []
+    if any(isinstance(o, Mapping) and o.get("uid") == uid for o in owners):
+        await ctx.api.delete_hpa(namespace, name)
+
+
+# -- deletion ------------------------------------------------------------------------------------
+
+
+async def finalize(ctx: Context, body: Mapping[str, Any]) -> None:
+    """The ScaledObject is being deleted: stop its loop, restore the original replicas if asked, delete
+    its HPA."""
+    meta = _meta(body)
+    namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+    await ctx.loops.stop((namespace, name))
+    spec, _ = specs.check_scaled_object(body, default_namespace=namespace)
+    status = _status(body)
+    original = status.get("originalReplicaCount")
+    if spec is not None and spec.advanced.restore_to_original_replica_count and isinstance(original, int):
+        target = kube.Target.of(spec)
+        try:
+            await scale_to(ctx, target, original)
+        except kube.ApiError as error:
+            if not error.not_found:
+                raise
+    uid = str(meta.get("uid") or "")
+    names = {status.get("hpaName"), spec.hpa_name if spec is not None else f"keda-hpa-{name}"} - {None, ""}
+    for hpa_name in names:
+        await _delete_owned_hpa(ctx, namespace, str(hpa_name), uid)
+    await _event(ctx, body, "Normal", "ScaledObjectDeleted", "ScaledObject was deleted")
+    if ctx.metrics is not None:
+        with contextlib.suppress(Exception):
+            ctx.metrics.forget(namespace, name)
+    log = ctx.loops.ctx.decision_log
+    forget = getattr(log, "forget", None)
+    if callable(forget):
+        with contextlib.suppress(Exception):
+            forget(namespace, name)
