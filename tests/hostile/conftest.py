@@ -7,6 +7,16 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The operator tests here use the operator suite's fixtures (sandbox, api, redis, start_operator …).
+from tests.operator.conftest import (  # noqa: F401
+    api,
+    kubeconfig,
+    list_name,
+    redis,
+    sandbox,
+    start_operator,
+)
+
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
               HealthCheck.large_base_example]
 settings.register_profile("ci", derandomize=True, max_examples=120, deadline=None, database=None,

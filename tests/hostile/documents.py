@@ -167,3 +167,40 @@ def manifest_bytes(draw: st.DrawFn) -> bytes:
     elif edit == "cut":
         data = data[: draw(st.integers(min_value=0, max_value=len(data)))]
     return data
+
+
+def worst_case_objects(prefix: str, *, redis_address: str) -> list[dict[str, Any]]:
+    """The costliest ScaledObjects the limits let one tenant create (shared by the drift test and
+    `bench/hostile_neighbours.py`), each about what it makes the operator do:
+
+    * `-huge`: valid, ~1.3 MB: a Redis trigger with 80 extra metadata keys of 16,000 characters each
+      (the per-value limit), full of `:`, `@` and `token` — what the masking and redaction regexes
+      backtracked on;
+    * `-crons`: valid, 32 cron triggers (the trigger limit, each evaluated on the event loop every tick)
+      combined by a scalingModifiers formula;
+    * `-long-param`: invalid, a 40 KB `listLength` (issue 9's reproducer);
+    * `-zone-dir`: invalid, a cron trigger with `timezone: Europe` (a directory of the zone database);
+    * `-inf`: invalid, `targetValue: "1e309"`.
+
+    Each scales a Deployment of its own name (which the caller creates).
+    """
+    def so(name: str, triggers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+            "metadata": {"name": f"{prefix}-{name}", "annotations": {"ebb.dev/scaling-mode": "direct"}},
+            "spec": {"scaleTargetRef": {"name": f"{prefix}-{name}"}, "pollingInterval": 1, "minReplicaCount": 0,
+                     "maxReplicaCount": 10, "triggers": triggers, **spec},
+        }
+
+    hostile = (":" * 4000 + "a:b@" * 1000 + "token" * 800 + "://" + "@" * 4000)[:16_000]
+    redis = {"address": redis_address, "listName": f"{prefix}-empty", "listLength": "5"}
+    cron = {"timezone": "Etc/UTC", "start": "0 0 * * *", "end": "59 23 * * *", "desiredReplicas": "1"}
+    return [
+        so("huge", [{"type": "redis", "metadata": {**redis, **{f"junk{i}": hostile for i in range(80)}}}]),
+        so("crons", [{"type": "cron", "name": f"c{i}", "metadata": dict(cron)} for i in range(32)],
+           advanced={"scalingModifiers": {"formula": " + ".join(f"c{i}" for i in range(32)), "target": "100"}}),
+        so("long-param", [{"type": "redis", "metadata": {**redis, "listLength": ":" * 40_000}}]),
+        so("zone-dir", [{"type": "cron", "metadata": {**cron, "timezone": "Europe"}}]),
+        so("inf", [{"type": "metrics-api", "metadata": {
+            "url": "http://127.0.0.1:9/v", "valueLocation": "v", "targetValue": "1e309"}}]),
+    ]
