@@ -147,6 +147,27 @@ def mutated(draw: st.DrawFn, template: Callable[[], dict[str, Any]] | None = Non
     return document
 
 
+HOSTILE_STRINGS: st.SearchStrategy[str] = HOSTILE_VALUES.filter(lambda v: isinstance(v, str))
+
+
+@st.composite
+def mutated_strings(draw: st.DrawFn, template: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A template with one to three of its string values replaced by hostile strings: what passes a CRD
+    schema (everything is still a string) and reaches the operator."""
+    document = template()
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        candidates = [p for p in paths(document) if p and isinstance(_at(document, p), str)]
+        path = draw(st.sampled_from(candidates))
+        _at(document, path[:-1])[path[-1]] = draw(HOSTILE_STRINGS)
+    return document
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
 def _dump(documents: list[dict[str, Any]], as_json: bool) -> bytes:
     if as_json:
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": documents}, allow_nan=True).encode()

@@ -19,9 +19,10 @@ import prometheus_client.parser
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
-from tests.hostile import documents
 from kube_sandbox import testing
+from tests.hostile import documents
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 
@@ -123,7 +124,7 @@ def _generated_scaled_objects(count: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     @settings(max_examples=count, phases=[Phase.generate])
-    @given(documents.mutated(documents.scaled_object))
+    @given(st.one_of(documents.mutated(documents.scaled_object), documents.mutated_strings(documents.scaled_object)))
     def collect(document: dict[str, Any]) -> None:
         found.append(document)
 
@@ -146,10 +147,13 @@ async def test_generated_hostile_objects_never_stop_the_operator(
         if not isinstance(meta, dict):
             body["metadata"] = meta = {}
         meta["name"] = f"fuzz-{index}"
-        status, _ = await api.call("POST", SO, body)  # the sandbox applies the CRD schema, as a cluster does
+        try:  # the sandbox applies the CRD schema, as a cluster does
+            status, _ = await api.call("POST", SO, body)
+        except aiohttp.ClientError:  # a body the sandbox's HTTP server itself refused
+            continue
         if status == 201:
             accepted.append(meta["name"])
-    assert accepted, "the sandbox refused every generated object"
+    assert len(accepted) >= FUZZ_OBJECTS // 4, f"the sandbox took only {len(accepted)} generated objects"
     for name in accepted:
         ready = await cluster.until(lambda name=name: _ready(api, name), within=60,  # type: ignore[misc]
                                     what=f"{name} Ready True or False")
