@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from kube_sandbox import cluster, identity, storage
@@ -174,6 +175,8 @@ class Aggregator:
                 await task
         if self._session is not None:
             await self._session.close()
+            if self._session.connector is not None and self._contexts:
+                await asyncio.sleep(0.1)  # TLS connections finish their shutdown before the loop closes
 
     def _arm(self) -> None:
         if self._closed or self.recheck <= 0:
@@ -344,7 +347,7 @@ class Aggregator:
         headers += identity_headers(user)
         body = await request.read() if request.can_read_body else None
         session = self._session_for_loop()
-        url = _url(endpoint, request.path, request.query_string)
+        url = yarl.URL(_url(endpoint, request.raw_path), encoded=True)  # the path and query exactly as sent
         try:
             upstream = await session.request(request.method, url, headers=headers, data=body,
                                              ssl=self.client_context(apiservice),
