@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 
 from kube_sandbox import selectors
 from scaler.core import hpa, quantities
@@ -136,7 +137,8 @@ class Controller:
                                                            "User-Agent": "kube-controller-manager/v1.35.0 (sandbox)"})
         data = json.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"} if data else {"Accept": "application/json"}
-        async with self._session.request(method, self.base_url + path, data=data, headers=headers,
+        url = yarl.URL(self.base_url + path, encoded=True)  # the query escaped as Go's url.Values.Encode does
+        async with self._session.request(method, url, data=data, headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=30)) as response:
             raw = await response.read()
             try:
@@ -228,7 +230,10 @@ class Controller:
             await self._write_status(obj, previous, conditions, current=current,
                                      desired=previous.get("desiredReplicas", 0), metrics=None, scaled=False)
             return
-        conditions += [_Condition(c.type, "True" if c.status else "False", c.reason, c.message) for c in result.conditions]
+        conditions += [_Condition(c.type, "True" if c.status else "False", c.reason,
+                                  _metric_message(c.message, result, metric_specs) if c.reason == "ValidMetricFound"
+                                  else c.message)
+                       for c in result.conditions]
         metrics_status = _metric_statuses(readings, metric_specs, result, status_replicas) if result.proposals else None
         if result.reason is hpa.Reason.FAILED_GET_EXTERNAL_METRIC:
             failed = next(p for p in result.proposals if p.replicas is None)
@@ -372,6 +377,18 @@ def _metric_statuses(readings: Sequence[hpa.MetricReading], specs: Sequence[Mapp
     return out
 
 
+def _deciding_metric(result: hpa.SyncResult, metric_specs: Sequence[Mapping[str, Any]]) -> str:
+    """`external metric NAME(SELECTOR)` of the metric whose proposal won, as the controller names it."""
+    valid = [(p.replicas, i) for i, p in enumerate(result.proposals) if p.replicas is not None]
+    best = max(valid, key=lambda ri: (ri[0], -ri[1]))[1] if valid else 0
+    metric = ((metric_specs[best].get("external") or {}).get("metric") or {}) if best < len(metric_specs) else {}
+    return f"external metric {metric.get('name')}({_go_selector(metric.get('selector'))})"
+
+
+def _metric_message(message: str, result: hpa.SyncResult, metric_specs: Sequence[Mapping[str, Any]]) -> str:
+    return f"the HPA was able to successfully calculate a replica count from {_deciding_metric(result, metric_specs)}"
+
+
 def _rescale_reason(current: int, result: hpa.SyncResult, metric_specs: Sequence[Mapping[str, Any]]) -> str:
     if result.reason is hpa.Reason.ABOVE_MAX_REPLICAS:
         return "Current number of replicas above Spec.MaxReplicas"
@@ -379,10 +396,7 @@ def _rescale_reason(current: int, result: hpa.SyncResult, metric_specs: Sequence
         return "Current number of replicas below Spec.MinReplicas"
     if result.replicas < current:
         return "All metrics below target"
-    valid = [(p.replicas, i) for i, p in enumerate(result.proposals) if p.replicas is not None]
-    best = max(valid, key=lambda ri: (ri[0], -ri[1]))[1] if valid else 0
-    metric = (metric_specs[best].get("external") or {}).get("metric") or {} if best < len(metric_specs) else {}
-    return f"external metric {metric.get('name')}({_go_selector(metric.get('selector'))}) above target"
+    return f"{_deciding_metric(result, metric_specs)} above target"
 
 
 def _merge_conditions(previous: Sequence[Mapping[str, Any]], new: Sequence[_Condition]) -> list[dict[str, Any]]:
