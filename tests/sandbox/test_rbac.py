@@ -5,6 +5,7 @@ and the extension-apiserver-authentication ConfigMap."""
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from cryptography import x509
 
 from kube_sandbox import testing
+from tests.chart import helm
 from tests.sandbox import objects, rawhttp
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -280,3 +282,47 @@ def test_the_authentication_configmap_is_what_kube_apiserver_writes(rbac_sandbox
     assert data["client-ca-file"] != data["requestheader-client-ca-file"]
     other = adapter.get("/api/v1/namespaces/kube-system/configmaps/kube-root-ca.crt")
     assert other.status == 403  # the Role names this one ConfigMap only
+
+
+# --- a Helm chart's RBAC -------------------------------------------------------------------------------------
+
+
+def test_the_charts_rbac_grants_what_each_component_needs(rbac_sandbox: testing.Sandbox, admin: rawhttp.Api,
+                                                           tmp_path: pathlib.Path) -> None:
+    rendered = helm.template(tmp_path, namespace="ebb")
+    assert admin.post("/api/v1/namespaces", {"metadata": {"name": "ebb"}}).status == 201
+    paths = {"ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts", "ClusterRole": f"{RBAC}/clusterroles",
+             "ClusterRoleBinding": f"{RBAC}/clusterrolebindings", "Role": f"{RBAC}/namespaces/{{ns}}/roles",
+             "RoleBinding": f"{RBAC}/namespaces/{{ns}}/rolebindings"}
+    for doc in rendered.documents:
+        if doc["kind"] in paths:
+            namespace = doc["metadata"].get("namespace", "ebb")
+            reply = admin.post(paths[doc["kind"]].format(ns=namespace), doc)
+            assert reply.status == 201, (doc["kind"], doc["metadata"]["name"], reply.body)
+    (adapter_sa,) = [d for d in rendered.of_kind("ServiceAccount") if "adapter" in d["metadata"]["name"]]
+    adapter = f"system:serviceaccount:ebb:{adapter_sa['metadata']['name']}"
+
+    def allowed(user: str, groups: list[str], **attrs: str) -> bool:
+        reply = admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                           {"spec": {"user": user, "groups": groups, "resourceAttributes": attrs}})
+        return bool(reply.body["status"]["allowed"])
+
+    sa_groups = ["system:serviceaccounts", "system:serviceaccounts:ebb", "system:authenticated"]
+    assert allowed(adapter, sa_groups, group="authentication.k8s.io", resource="tokenreviews", verb="create")
+    assert allowed(adapter, sa_groups, group="authorization.k8s.io", resource="subjectaccessreviews", verb="create")
+    assert allowed(adapter, sa_groups, resource="configmaps", verb="get", namespace="kube-system",
+                   name="extension-apiserver-authentication")
+    assert not allowed(adapter, sa_groups, resource="secrets", verb="get", namespace="kube-system")
+    hpa = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
+    assert allowed(hpa, ["system:serviceaccounts"], group="external.metrics.k8s.io", resource="s0-queue",
+                   verb="list", namespace="apps")
+    # The chart's roles labelled aggregate-to-view/edit reach the default roles.
+    bind(admin, kind="RoleBinding", name="dev-view", role_kind="ClusterRole", role="view",
+         subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dev"}])
+    rawhttp.eventually(lambda: allowed("dev", ["system:authenticated"], group="keda.sh", resource="scaledobjects",
+                                       verb="list", namespace="default"))
+    assert not allowed("dev", ["system:authenticated"], group="keda.sh", resource="scaledobjects", verb="create",
+                       namespace="default")
+    edit = admin.get(f"{RBAC}/clusterroles/edit").body["rules"]
+    assert {"apiGroups": ["keda.sh"], "resources": ["scaledobjects", "triggerauthentications"],
+            "verbs": ["create", "update", "patch", "delete", "deletecollection"]} in edit
