@@ -516,9 +516,43 @@ def _metric(ctx: Context, trigger: specs.Trigger, prepared: trigger_checks.Prepa
 # -- the HPA -------------------------------------------------------------------------------------
 
 
+# The API server's defaults for an autoscaling/v2 HPA spec (SetDefaults_HorizontalPodAutoscaler and
+# SetDefaults_HorizontalPodAutoscalerBehavior): an HPA read back carries them, so the HPA we want is
+# compared with them filled in, or it would be PUT again on every reconcile.
+_SCALE_UP_DEFAULTS: Mapping[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+_SCALE_DOWN_DEFAULTS: Mapping[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def api_defaulted(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """`spec` (an HPA's) as the API server stores it: minReplicas 1 when unset; when `behavior` is given,
+    every unset field of scaleUp and scaleDown from the defaults (scaleDown's stabilization window stays
+    unset: the HPA controller's flag decides it)."""
+    out = dict(spec)
+    if out.get("minReplicas") is None:
+        out["minReplicas"] = 1
+    behavior = out.get("behavior")
+    if isinstance(behavior, Mapping):
+        filled = dict(behavior)
+        for key, defaults in (("scaleUp", _SCALE_UP_DEFAULTS), ("scaleDown", _SCALE_DOWN_DEFAULTS)):
+            rules = dict(filled.get(key) or {})
+            for field, value in defaults.items():
+                if rules.get(field) is None:
+                    rules[field] = value
+            filled[key] = rules
+        out["behavior"] = filled
+    return out
+
+
 def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     meta, want_meta = _meta(existing), _meta(wanted)
-    if existing.get("spec") != wanted.get("spec"):
+    if existing.get("spec") != api_defaulted(wanted.get("spec") or {}):
         return True
     for key in ("labels", "annotations", "ownerReferences"):
         if (meta.get(key) or None) != (want_meta.get(key) or None):

@@ -28,6 +28,7 @@ stops loops gracefully (a tick in flight finishes; no half-done writes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -344,16 +345,6 @@ def _rv(body: Mapping[str, Any] | None) -> str:
     return str(((body or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _newer(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The later of two bodies of one object (etcd resourceVersions are increasing integers)."""
-    if a is None or b is None:
-        return a or b
-    ra, rb = _rv(a), _rv(b)
-    if ra.isdigit() and rb.isdigit():
-        return a if int(ra) >= int(rb) else b
-    return a
-
-
 def merge_conditions(existing: object, updates: Sequence[decisions.Condition]) -> list[dict[str, str]]:
     """The conditions list with `updates` replacing conditions of the same type (KEDA's order kept)."""
     result: list[dict[str, str]] = []
@@ -407,6 +398,7 @@ class ScaleLoop:
         # The lastActiveTime (seconds) last written to status; None: not written by this loop yet.
         self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
+        self._replaced: collections.deque[str] = collections.deque(maxlen=16)  # resourceVersions our writes replaced
         self.triggers = Triggers(ctx)
         self.ticks = 0
         self._stopping = asyncio.Event()
@@ -673,9 +665,23 @@ class ScaleLoop:
         return trigger_checks.mask(text, self.triggers.secrets())
 
     def latest_body(self) -> Mapping[str, Any]:
+        """The newest body this loop knows. resourceVersions are opaque (equality only): the watched body
+        wins unless it is one this loop's own writes have replaced (the watch has not caught up yet). A
+        watched body that is older still only costs a 409 on the guarded write, which reads again."""
         watched = self.ctx.watched.get(kube.SCALED_OBJECT, self.spec.namespace, self.spec.name)
-        newest = _newer(watched, self._body)
-        return newest if newest is not None else self._body
+        if watched is None:
+            return self._body
+        rv = _rv(watched)
+        if rv == _rv(self._body) or rv in self._replaced:
+            return self._body
+        return watched
+
+    def _wrote(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Our write turned `before` into `after`: the watch may still show `before` for a while."""
+        for old in (before, self._body):
+            if _rv(old) and _rv(old) != _rv(after) and _rv(old) not in self._replaced:
+                self._replaced.append(_rv(old))
+        self._body = after
 
     def _wanted_status(self, decision: decisions.Decision, status: Mapping[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
@@ -739,7 +745,7 @@ class ScaleLoop:
             # merged into. The other fields are this loop's alone.
             rv = _rv(body) if "conditions" in wanted else None
             try:
-                self._body = await kube.retrying(
+                written = await kube.retrying(
                     functools.partial(
                         ctx.api.patch_scaled_object_status,
                         self.spec.namespace,
@@ -751,6 +757,7 @@ class ScaleLoop:
                     clock=ctx.monotonic,
                     sleep=ctx.sleep,
                 )
+                self._wrote(body, written)
                 if "ebb" in wanted:
                     self._persisted_hpa = wanted["ebb"]["hpa"]
                     self._persisted_at = ctx.monotonic()
