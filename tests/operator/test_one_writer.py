@@ -177,7 +177,7 @@ async def test_a_reconcile_under_way_cannot_restart_a_deleted_scaled_objects_loo
 async def test_the_loop_prefers_its_own_write_until_the_watch_delivers_a_different_version(held: Any) -> None:
     """resourceVersions are opaque: only equality is used. The watch still showing the version our status
     write replaced must not win over the body that write returned, whatever the strings look like."""
-    port, loops = held
+    _port, loops = held
     watched = loops.ctx.watched
     body = _body(1)
     loop = scale_loop.ScaleLoop(_spec(body), body, loops.ctx)
