@@ -505,7 +505,7 @@ def object_timeline(doc: Mapping[str, Any]) -> charts.Timeline:
             repeats[len(steps)] = int(entry["repeated"])
         steps.append(simulation.Step(
             time=round(t, 3), source="operator", replicas=replicas,
-            ready=_ready_at(history, float(entry["timestamp"]), replicas), active=bool(entry.get("active")),
+            ready=_ready_at(history, float(entry["timestamp"]), int(entry.get("currentReplicas") or 0)), active=bool(entry.get("active")),
             reason=str(entry.get("reason")), explanation=str(entry.get("explanation") or ""), metrics=metrics))
     spec = doc["spec"]
     return charts.Timeline(

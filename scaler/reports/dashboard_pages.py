@@ -202,7 +202,7 @@ def fleet_fragment(doc: Mapping[str, Any], filters: dashboard.Filters) -> str:
             f'<tr data-name="{_esc(item["namespace"])}/{_esc(item["name"])}">'
             f'<th scope="row"><a href="{_esc(item["href"])}">{_esc(item["namespace"])}/{_esc(item["name"])}</a></th>'
             f'<td>{_esc(item["target"])}</td><td>{_esc(item["mode"])}</td><td class="num">{_esc(replicas)}</td>'
-            f'{_cond(c["Ready"])}{_cond(c["Active"])}{_cond(c["Fallback"], "False")}{_cond(c["Paused"], "False")}'
+            f'{_cond(c["Ready"])}<td class="{"ok" if c["Active"] == "True" else ""}">{_esc(c["Active"])}</td>{_cond(c["Fallback"], "False")}{_cond(c["Paused"], "False")}'
             f'<td class="{"bad" if c["HPAActive"] == "False" else ""}">{_esc(hpa)}</td>'
             f"<td{title}>{reason}</td><td>{_esc(_age(last and last['ageSeconds']))}</td>"
             f'<td class="bad">{_esc(item["lastError"] or "")}</td></tr>'
