@@ -102,12 +102,16 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
+_TRIGGER_READY_REASONS = frozenset({"TriggerError", "PartialTriggerError"})
+
+
 def why_not_scaling(body: Mapping[str, Any], last: Mapping[str, Any] | None, now: float) -> Verdict:
     """One plain sentence on what holds the ScaledObject where it is, from its body (spec, annotations,
     status conditions) and its newest decision (already redacted)."""
     conditions = _conditions(body)
     ready = conditions.get("Ready") or {}
-    if ready.get("status") == "False":
+    # Ready=False TriggerError is a failing scaler (below, with the error itself), not an invalid spec.
+    if ready.get("status") == "False" and ready.get("reason") not in _TRIGGER_READY_REASONS:
         return Verdict(Why.SPEC_INVALID, f"It cannot scale: the ScaledObject is not valid — {ready.get('message') or ready.get('reason')}.")
     annotations = _annotations(body)
     if specs.PAUSED_REPLICAS in annotations:

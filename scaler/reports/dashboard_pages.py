@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
+import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -279,7 +280,7 @@ def object_body(doc: Mapping[str, Any], query: str) -> str:
     base = f"/scaledobjects/{urllib.parse.quote(ns)}/{urllib.parse.quote(name)}"
     ranges = " · ".join(f'<a href="{base}?last={seconds}">{label}</a>' for label, seconds in _RANGES)
     frm, to = doc["range"]["from"], doc["range"]["to"]
-    pinned = f'{base}?from={frm:.0f}&amp;to={to:.0f}'
+    pinned = f'{base}?from={math.floor(frm)}&amp;to={math.ceil(to)}'
     nav = (f'<nav aria-label="Time range" class="meta"><a href="/">← all ScaledObjects</a> · time range: '
            f'<a href="{base}">everything kept</a> · {ranges} · <a href="{pinned}" id="permalink">link to this '
            f'range</a> · <a href="/api/v1/dashboard/scaledobjects/{_esc(ns)}/{_esc(name)}'

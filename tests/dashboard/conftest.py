@@ -32,15 +32,20 @@ INSTALL_HINT = "run scripts/install-servers (apt-get install chromium; pip insta
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+def chromium() -> pathlib.Path:
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: the dashboard's browser tests need it; {INSTALL_HINT}")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: pathlib.Path) -> AsyncIterator[Any]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
         pytest.fail(f"the Python package playwright is missing; {INSTALL_HINT}")
     async with async_playwright() as driver:
-        launched = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = await driver.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
 
