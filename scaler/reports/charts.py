@@ -70,7 +70,8 @@ class Timeline:
 
     `origin` is the wall-clock time (seconds since the epoch) of t=0 for a live timeline: the axis then
     reads UTC clock times; None for a simulation (the axis reads elapsed time). `repeats` maps a step's
-    index in `steps` to the number of identical decisions it stands for (the decision log's runs).
+    index in `steps` to the number of identical decisions it stands for (the decision log's runs), and
+    `run_ends` such a step's time to the time of the run's last decision.
     """
 
     duration: float
@@ -83,6 +84,7 @@ class Timeline:
     activations: Mapping[str, float]
     origin: float | None = None
     repeats: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    run_ends: Mapping[float, float] = dataclasses.field(default_factory=dict)  # a run's step time → its last time
 
     def label(self, t: float) -> str:
         """The time axis label of `t`."""
@@ -254,6 +256,14 @@ def _metric_chart(result: Timeline) -> str:
             value = step.metrics.get(name)
             if value is None:
                 failures.append(step.time)
+                end = result.run_ends.get(step.time)
+                if end is not None:  # a run of identical failed polls: marked along its length
+                    bottom = TOP + axes.plot_h
+                    parts.append(
+                        f'<line x1="{axes.x(step.time):.1f}" x2="{axes.x(end):.1f}" y1="{bottom}" y2="{bottom}" '
+                        f'class="failure failrun"><title>{_esc(name)}: failed readings from {result.label(step.time)} '
+                        f"to {result.label(end)}</title></line>"
+                    )
             else:
                 samples.append((step.time, value))
         if samples:
@@ -386,6 +396,7 @@ svg{display:block;max-width:100%;height:auto}
 .limitlabel{font-size:11px;fill:#8c959f;text-anchor:end}
 .active{fill:#2da44e;opacity:.55}
 .failure{stroke:#d1242f;stroke-width:2;fill:none}
+.failrun{stroke-width:4;opacity:.6}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 16px;padding:0;margin:4px 0 0 64px;font-size:12px;color:#59636e}
 .swatch{display:inline-block;width:18px;margin-right:6px;vertical-align:middle}
 .swatch.line{height:0}
@@ -396,8 +407,8 @@ table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{border-bottom:1px solid #eef1f4;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.hpa td:nth-child(3){color:#1f6feb}
-tr.operator td:nth-child(3){color:#e36209}
+tr.hpa td:nth-child(3){color:#0550ae}
+tr.operator td:nth-child(3){color:#bc4c00}
 code{font-size:12px}
 """
 

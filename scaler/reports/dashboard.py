@@ -51,6 +51,10 @@ class Verdict:
     kind: Why
     sentence: str
 
+    def __post_init__(self) -> None:
+        # Quoted messages often end with their own period: one is enough.
+        object.__setattr__(self, "sentence", self.sentence.rstrip(". ") + ".")
+
     def as_json(self) -> dict[str, str]:
         return {"kind": self.kind.value, "sentence": self.sentence}
 
@@ -486,6 +490,7 @@ def object_timeline(doc: Mapping[str, Any]) -> charts.Timeline:
     history = doc.get("readyHistory") or []
     steps: list[simulation.Step] = []
     repeats: dict[int, int] = {}
+    run_ends: dict[float, float] = {}
     targets: dict[str, float] = {}
     activations: dict[str, float] = {}
     names: list[str] = []
@@ -507,6 +512,8 @@ def object_timeline(doc: Mapping[str, Any]) -> charts.Timeline:
             initial = int(entry.get("currentReplicas") or 0)
         if entry.get("repeated", 1) > 1:
             repeats[len(steps)] = int(entry["repeated"])
+            if isinstance(entry.get("lastTimestamp"), int | float):
+                run_ends[round(t, 3)] = max(0.0, min(float(entry["lastTimestamp"]), end) - origin)
         steps.append(simulation.Step(
             time=round(t, 3), source="operator", replicas=replicas,
             ready=_ready_at(history, float(entry["timestamp"]), int(entry.get("currentReplicas") or 0)), active=bool(entry.get("active")),
@@ -515,4 +522,5 @@ def object_timeline(doc: Mapping[str, Any]) -> charts.Timeline:
     return charts.Timeline(
         duration=max(end - origin, 1.0), initial_replicas=initial or 0,
         min_replicas=int(spec["minReplicaCount"]), max_replicas=int(spec["maxReplicaCount"]), steps=steps,
-        metric_names=names, targets=targets, activations=activations, origin=origin, repeats=repeats)
+        metric_names=names, targets=targets, activations=activations, origin=origin, repeats=repeats,
+        run_ends=run_ends)
