@@ -26,6 +26,7 @@ from typing import Any
 
 from scaler.core import specs
 from scaler.operator import (
+    dashboard_server,
     decision_log,
     handlers,
     heap,
@@ -71,6 +72,9 @@ class Settings:
     # Settle the heap once the loops stop changing (`scaler.operator.heap`): full collections stop walking the
     # long-lived objects, which took 250 ms per walk at 1,000 ScaledObjects.
     keep_heap: bool = True
+    # The dashboard's bearer token (`scaler.operator.dashboard_server`): None leaves it open.
+    http_token_file: str | None = None
+    http_token_on_loopback: bool = False
 
 
 class Operator:
@@ -106,6 +110,7 @@ class Operator:
         self._signals: set[signal.Signals] = set()
         self.fenced: kube.Fenced | None = None
         self.started = asyncio.Event()
+        self.dashboard: dashboard_server.Dashboard | None = None
         self.heap = heap.HeapKeeper()
 
     # -- leadership ---------------------------------------------------------------------------------
@@ -251,6 +256,12 @@ class Operator:
         try:
             if settings.http_port is not None:
                 app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                self.dashboard = dashboard_server.Dashboard(
+                    watched=self.watched, decisions=self.decisions, health=self.health, clock=self._clock,
+                    identity=settings.identity, default_mode=settings.scaling_mode.value)
+                token = dashboard_server.read_token(settings.http_token_file) if settings.http_token_file else None
+                dashboard_server.install(app, self.dashboard, token=token,
+                                         token_on_loopback=settings.http_token_on_loopback)
                 runner = await http_server.serve(app, settings.http_host, settings.http_port)
                 self.port = http_server.bound_port(runner)
             logger.info("operator: cluster %s (%s)", connection.server, connection.source)
