@@ -32,6 +32,8 @@ from scaler.operator import (
     leader_election,
     leases,
     operator_metrics,
+    readings,
+    readings_service,
     reconciling,
     scale_loop,
 )
@@ -99,6 +101,9 @@ class Operator:
         self._stop: asyncio.Event | None = None
         self.started = asyncio.Event()
         self.heap = heap.HeapKeeper()
+        # What every tick measured, served to the external metrics API (`ebb adapter`).
+        self.readings = readings.Readings(clock)
+        self.advertiser: readings_service.Advertiser | None = None
 
     # -- leadership ---------------------------------------------------------------------------------
 
@@ -167,6 +172,7 @@ class Operator:
             cluster_object_namespace=settings.cluster_object_namespace,
             default_mode=settings.scaling_mode,
             leading=lambda: self.health.leading,
+            readings=self.readings,
         )
         self.loops = scale_loop.Loops(loop_ctx)
         context = reconciling.Context(
@@ -182,13 +188,26 @@ class Operator:
         lease_api: leases.HttpLeaseApi | None = None
         elector_task: asyncio.Task[None] | None = None
         heap_task = None
+        advertiser_task: asyncio.Task[None] | None = None
         if settings.keep_heap:
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
                 app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                local = readings_service.LocalReadings(
+                    self.readings, lambda: self.loops, api, lambda: self.health.leading
+                )
+                readings_service.add_routes(app, local)
                 runner = await http_server.serve(app, settings.http_host, settings.http_port)
                 self.port = http_server.bound_port(runner)
+                self.advertiser = readings_service.Advertiser(
+                    api,
+                    namespace=settings.lease_namespace or connection.namespace,
+                    identity=settings.identity,
+                    url=readings_service.advertised_url(settings.http_host, self.port, os.environ),
+                    acting=lambda: self.health.leading,
+                )
+                advertiser_task = asyncio.create_task(self.advertiser.run(), name="readings-advertiser")
             logger.info("operator: cluster %s (%s)", connection.server, connection.source)
             if settings.leader_election:
                 ssl_context = connection.ssl_context()
@@ -215,6 +234,10 @@ class Operator:
             self.started.set()
             await stop.wait()
         finally:
+            if advertiser_task is not None:
+                advertiser_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await advertiser_task
             if heap_task is not None:
                 heap_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
