@@ -12,7 +12,7 @@ import tempfile
 
 from aiohttp import web
 
-from metrics_adapter import certs, security, server, sources
+from metrics_adapter import answers, certs, registration, security, server, sources
 from scaler.operator import kube
 
 logger = logging.getLogger("ebb.adapter")
@@ -28,6 +28,9 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     readings_namespace: str | None = None  # where the operator's readings Lease is (default: the connection's)
+    # The Service in front of the adapter (namespace default: the connection's): the APIService should name it.
+    service_name: str = "ebb-metrics-apiserver"
+    service_namespace: str | None = None
 
 
 class Runner:
@@ -39,6 +42,7 @@ class Runner:
         self.port: int | None = None
         self.adapter: server.Adapter | None = None
         self.ca_pem: bytes | None = None
+        self.registration: registration.Outcome | None = None
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -62,6 +66,7 @@ class Runner:
             self.port = server.bound_port(runner)
             logger.info("adapter: serving external.metrics.k8s.io/v1beta1 on https://%s:%d (cluster %s)",
                         settings.bind_address, self.port, connection.server)
+            await self._register(api, settings.service_namespace or connection.namespace)
             self.started.set()
             await stop.wait()
         finally:
@@ -72,6 +77,18 @@ class Runner:
                     await runner.cleanup()
             await source.aclose()
             await api.aclose()
+
+    async def _register(self, api: kube.ApiKube, namespace: str) -> None:
+        try:
+            outcome = await registration.check(api, ca_pem=self.ca_pem, service=(namespace, self.settings.service_name))
+        except kube.ApiError as error:
+            logger.warning("adapter: cannot check APIService %s: %s", answers.API_SERVICE_NAME, error)
+            return
+        self.registration = outcome
+        if outcome.warning:
+            logger.warning("adapter: %s", outcome.warning)
+        else:
+            logger.info("adapter: %s", outcome.note)
 
     async def _auth_config_map(self, api: kube.ApiKube) -> dict[str, object] | None:
         try:

@@ -590,7 +590,7 @@ class ApiKube:
     async def get_api_service(self, name: str) -> dict[str, Any] | None:
         return await self.get_optional(self._api_service_path(name))
 
-    async def replace_api_service(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def replace_api_service(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("PUT", self._api_service_path(name), body)
         return result
 

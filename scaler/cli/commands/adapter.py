@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     parser.add_argument("--context", help="kubeconfig context to use (default: the current one)")
     parser.add_argument("--readings-namespace", help="namespace of the operator's readings Lease (default: the kubeconfig's)")
+    parser.add_argument("--service-name", default="ebb-metrics-apiserver",
+                        help="the Service in front of the adapter, which the APIService should name (default ebb-metrics-apiserver)")
+    parser.add_argument("--service-namespace", help="that Service's namespace (default: the kubeconfig's)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -69,6 +72,8 @@ def settings_from(args: argparse.Namespace) -> running.Settings:
         kubeconfig=args.kubeconfig,
         context=args.context,
         readings_namespace=args.readings_namespace,
+        service_name=args.service_name,
+        service_namespace=args.service_namespace,
     )
 
 
