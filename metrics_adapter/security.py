@@ -36,6 +36,7 @@ DEFAULT_ALWAYS_ALLOW_PATHS = ("/healthz", "/readyz", "/livez")
 ALWAYS_ALLOW_GROUPS = ("system:masters",)
 AUTHENTICATED_GROUP = "system:authenticated"
 CACHE_SECONDS = 10.0
+CERTIFICATE_CACHE_SIZE = 4096
 
 
 class ConfigError(Exception):
@@ -152,6 +153,13 @@ class Unauthorized(Exception):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    front_proxy: bool  # issued by the request-header CA, with an allowed CN
+    client: User | None  # issued by the client CA: this user
+    valid_until: datetime.datetime
+
+
 class _TtlCache:
     def __init__(self, seconds: float, clock: Callable[[], float], limit: int = 10_000) -> None:
         self.seconds, self._clock, self._limit = seconds, clock, limit
@@ -188,17 +196,39 @@ class Authenticator:
         self._api = api
         self._tokens = _TtlCache(CACHE_SECONDS, clock)
         self._wall = wall_clock
+        self._certificates: dict[bytes, _Checked] = {}
         self.token_reviews = 0
 
-    def _from_headers(self, cert: x509.Certificate, headers: Mapping[str, str], all_values: Callable[[str], list[str]]) -> User | None:
+    def _checked(self, der: bytes) -> _Checked:
+        """What a client certificate proves, verified once per certificate and kept until it expires
+        (the signature checks are most of a request's cost otherwise)."""
+        now = self._wall()
+        found = self._certificates.get(der)
+        if found is not None and found.valid_until >= now:
+            return found
+        cert = x509.load_der_x509_certificate(der)
         config = self.config
-        if not config.requestheader_ca or not config.username_headers:
-            return None
-        if not certs.issued_by(cert, config.requestheader_ca, now=self._wall()):
-            return None
         allowed = config.requestheader_allowed_names
-        if allowed and certs.common_name(cert) not in allowed:
-            return None
+        front_proxy = (
+            bool(config.requestheader_ca and config.username_headers)
+            and certs.issued_by(cert, config.requestheader_ca, now=now)
+            and (not allowed or certs.common_name(cert) in allowed)
+        )
+        client = None
+        if config.client_ca and certs.issued_by(cert, config.client_ca, now=now):
+            client = User(
+                name=certs.common_name(cert),
+                groups=_with_authenticated(certs.organizations(cert)),
+                via="client-certificate",
+            )
+        checked = _Checked(front_proxy=front_proxy, client=client, valid_until=cert.not_valid_after_utc)
+        if len(self._certificates) >= CERTIFICATE_CACHE_SIZE:
+            self._certificates.clear()
+        self._certificates[der] = checked
+        return checked
+
+    def _from_headers(self, headers: Mapping[str, str], all_values: Callable[[str], list[str]]) -> User | None:
+        config = self.config
         name = next((headers[h] for h in config.username_headers if headers.get(h)), "")
         if not name:
             return None
@@ -224,16 +254,13 @@ class Authenticator:
         """The caller's identity, or None when it presented no credentials. Raises Unauthorized for
         credentials that are present but invalid (a token the TokenReview rejects)."""
         if peer_cert_der:
-            cert = x509.load_der_x509_certificate(peer_cert_der)
-            user = self._from_headers(cert, headers, all_values)
-            if user is not None:
-                return user
-            if self.config.client_ca and certs.issued_by(cert, self.config.client_ca, now=self._wall()):
-                return User(
-                    name=certs.common_name(cert),
-                    groups=_with_authenticated(certs.organizations(cert)),
-                    via="client-certificate",
-                )
+            checked = self._checked(peer_cert_der)
+            if checked.front_proxy:
+                user = self._from_headers(headers, all_values)
+                if user is not None:
+                    return user
+            if checked.client is not None:
+                return checked.client
         authorization = headers.get("Authorization", "")
         if authorization[:7].lower() == "bearer ":
             token = authorization[7:].strip()

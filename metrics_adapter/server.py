@@ -36,6 +36,7 @@ METRICS_PREFIX = f"/apis/{answers.GROUP_VERSION}/namespaces/"
 DISCOVERY_PATHS = frozenset(
     {"/", "/apis", f"/apis/{answers.GROUP}", f"/apis/{answers.GROUP_VERSION}", "/version"}
 )
+BODY_CACHE_SIZE = 20_000
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -88,6 +89,7 @@ class Adapter:
     metrics: AdapterMetrics = dataclasses.field(default_factory=AdapterMetrics)
     version: str = dataclasses.field(default_factory=_version)
     stopping: bool = False
+    bodies: dict[tuple[str, str, str, float], bytes] = dataclasses.field(default_factory=dict)
 
 
 ADAPTER_KEY = web.AppKey("adapter", Adapter)
@@ -174,7 +176,15 @@ async def _metric(request: web.Request) -> web.Response:
     try:
         name = answers.select_scaled_object(request.query.get("labelSelector"))
         reading = await adapter.source.reading(namespace, name)
-        return _json(answers.metric_list(reading, metric))
+        # One reading is asked for many times (every HPA sync until the next tick): render it once.
+        key = (namespace, name, metric, reading.taken_at)
+        body = adapter.bodies.get(key)
+        if body is None:
+            body = json.dumps(answers.metric_list(reading, metric), separators=(",", ":")).encode()
+            if len(adapter.bodies) >= BODY_CACHE_SIZE:
+                adapter.bodies.clear()
+            adapter.bodies[key] = body
+        return web.Response(body=body, content_type="application/json")
     except answers.Failure as failure:
         return _failure(failure)
     except readings.NoSuchScaledObject as error:
