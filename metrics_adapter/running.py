@@ -12,8 +12,8 @@ import tempfile
 
 from aiohttp import web
 
-from metrics_adapter import answers, certs, registration, security, server, sources
-from scaler.operator import kube
+from metrics_adapter import answers, certs, security, server, sources
+from scaler.operator import api_service, kube
 
 logger = logging.getLogger("ebb.adapter")
 
@@ -29,7 +29,7 @@ class Settings:
     context: str | None = None
     readings_namespace: str | None = None  # where the operator's readings Lease is (default: the connection's)
     # The Service in front of the adapter (namespace default: the connection's): the APIService should name it.
-    service_name: str = "ebb-metrics-apiserver"
+    service_name: str = api_service.DEFAULT_SERVICE
     service_namespace: str | None = None
 
 
@@ -42,7 +42,7 @@ class Runner:
         self.port: int | None = None
         self.adapter: server.Adapter | None = None
         self.ca_pem: bytes | None = None
-        self.registration: registration.Outcome | None = None
+        self.registration: api_service.Outcome | None = None
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -80,7 +80,7 @@ class Runner:
 
     async def _register(self, api: kube.ApiKube, namespace: str) -> None:
         try:
-            outcome = await registration.check(api, ca_pem=self.ca_pem, service=(namespace, self.settings.service_name))
+            outcome = await api_service.check(api, ca_pem=self.ca_pem, service=(namespace, self.settings.service_name))
         except kube.ApiError as error:
             logger.warning("adapter: cannot check APIService %s: %s", answers.API_SERVICE_NAME, error)
             return

@@ -24,6 +24,7 @@ from typing import Any
 
 from scaler.core import specs
 from scaler.operator import (
+    api_service,
     decision_log,
     handlers,
     heap,
@@ -104,6 +105,9 @@ class Operator:
         # What every tick measured, served to the external metrics API (`ebb adapter`).
         self.readings = readings.Readings(clock)
         self.advertiser: readings_service.Advertiser | None = None
+        # Who owns v1beta1.external.metrics.k8s.io, as seen at the start of the last leadership (HPA mode).
+        self.api_service: api_service.Outcome | None = None
+        self._api_service_task: asyncio.Task[None] | None = None
 
     # -- leadership ---------------------------------------------------------------------------------
 
@@ -112,6 +116,8 @@ class Operator:
         if self._kopf_task is not None and not self._kopf_task.done():
             return
         self.health.leading, self.health.standby = True, False
+        if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
+            self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         self._kopf_stop = stop_flag
         task = asyncio.create_task(
@@ -136,7 +142,25 @@ class Operator:
         waiter.cancel()
         self.health.synced = ready_flag.is_set()
 
+    async def _check_api_service(self, api: kube.ApiKube) -> None:
+        """HPA mode needs Ebb's adapter behind the external metrics APIService: say so when it is not."""
+        try:
+            outcome = await api_service.check(api, ca_pem=None, service=None)
+        except kube.ApiError as error:
+            logger.warning("operator: cannot read APIService %s: %s", api_service.NAME, error)
+            return
+        self.api_service = outcome
+        if outcome.warning:
+            logger.warning("operator: %s", outcome.warning)
+        elif "does not exist" in outcome.note:
+            logger.warning("operator: %s; HPA mode needs `ebb adapter` registered there, or use --scaling-mode direct",
+                           outcome.note)
+
     async def _stop_acting(self) -> None:
+        if self._api_service_task is not None and not self._api_service_task.done():
+            self._api_service_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._api_service_task
         self.health.leading = False
         self.health.synced = False
         if self._kopf_stop is not None:
