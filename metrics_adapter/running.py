@@ -44,6 +44,7 @@ class Runner:
         self.ca_pem: bytes | None = None
         self.registration: api_service.Outcome | None = None
         self.started = asyncio.Event()
+        self._service_namespace = "default"
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
@@ -54,6 +55,7 @@ class Runner:
         try:
             config_map = await self._auth_config_map(api)
             auth = security.resolve(settings.flags, config_map, lambda p: pathlib.Path(p).read_bytes())
+            self._service_namespace = settings.service_namespace or connection.namespace
             with tempfile.TemporaryDirectory(prefix="ebb-adapter-") as scratch:
                 cert_file, key_file = self._serving(pathlib.Path(scratch))
                 context = server.server_ssl_context(cert_file, key_file, auth.trust_pem())
@@ -106,8 +108,15 @@ class Runner:
             return settings.tls_cert_file, settings.tls_private_key_file
         if settings.tls_cert_file or settings.tls_private_key_file:
             raise ValueError("--tls-cert-file and --tls-private-key-file: give both or neither")
-        ca, serving = certs.self_signed_serving(("localhost", "127.0.0.1"))
+        service, namespace = settings.service_name, self._service_namespace
+        # localhost for direct callers, the Service's DNS names for kube-apiserver's proxy (which verifies
+        # `<service>.<namespace>.svc` against the APIService's caBundle).
+        ca, serving = certs.self_signed_serving((
+            "localhost", "127.0.0.1", service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
+            f"{service}.{namespace}.svc.cluster.local",
+        ))
         self.ca_pem = ca.cert_pem
         cert_path, key_path = certs.write_pair(serving, scratch, "apiserver")
-        logger.info("adapter: no --tls-cert-file given: serving with a self-signed certificate for localhost")
+        logger.info("adapter: no --tls-cert-file given: serving with a self-signed certificate for localhost and "
+                    "Service %s/%s", namespace, service)
         return str(cert_path), str(key_path)
