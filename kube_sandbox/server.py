@@ -29,6 +29,7 @@ from kube_sandbox import (
     identity,
     kubelet,
     openapi,
+    protobuf,
     rbac,
     resources,
     reviews,
@@ -679,6 +680,15 @@ class Server:
         if not raw:
             return None
         content_type = request.content_type
+        if content_type == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.UnsupportedKind as exc:
+                raise errors.unsupported_media_type(
+                    f"{content_type} (of {exc}: the sandbox decodes protobuf for Secret, ConfigMap and DeleteOptions)",
+                    [JSON, "application/yaml", *list(cluster.PatchType.ALL)]) from exc
+            except protobuf.DecodeError as exc:
+                raise errors.bad_request(f"error decoding the protobuf request body: {exc}") from exc
         if "protobuf" in content_type or "cbor" in content_type:
             raise errors.unsupported_media_type(content_type, [JSON, "application/yaml", *list(cluster.PatchType.ALL)])
         try:
