@@ -36,7 +36,6 @@ FILES = {
 # Paths Ebb's CRDs declare and the recorded KEDA CRD does not, each with its reason. They are optional and
 # carry no default or constraint, so a KEDA object is stored exactly as KEDA stores it.
 SCALED_OBJECT_EXTENSIONS = {
-    "spec.fallback.behavior": "newer KEDA releases' fallback behaviour (Ebb implements it)",
     "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance": "autoscaling/v2 field of Kubernetes 1.33",
     "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.tolerance": "autoscaling/v2 field of Kubernetes 1.33",
     "status.triggersActivity": "newer KEDA releases' per-trigger activity (Ebb writes it)",
@@ -161,11 +160,11 @@ MUTATIONS = [
     pytest.param(
         lambda c: _set(
             c["spec"]["versions"][0]["schema"]["openAPIV3Schema"],
-            "spec.fallback.behavior",
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance",
             "default",
-            "static",
+            "0.1",
         ),
-        "spec.fallback.behavior: an extension must be unconstrained",
+        "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance: an extension must be unconstrained",
         id="a-default-on-an-extension",
     ),
     pytest.param(
@@ -233,6 +232,14 @@ def api() -> Iterator[rawhttp.Api]:
         yield client
 
 
+def _as_keda_stores_it(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as written plus KEDA's one schema default (fallback.behavior: static, since KEDA 2.17)."""
+    stored = copy.deepcopy(spec)
+    if isinstance(stored.get("fallback"), dict):
+        stored["fallback"].setdefault("behavior", "static")
+    return stored
+
+
 def scaled_object(name: str, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "scaleTargetRef": {"name": "worker"},
@@ -255,7 +262,7 @@ def _strictly(path: str) -> str:
     return f"{path}?fieldValidation=Strict"
 
 
-def test_a_minimal_scaled_object_is_stored_without_gaining_fields(api: rawhttp.Api) -> None:
+def test_a_minimal_scaled_object_gains_only_kedas_one_default(api: rawhttp.Api) -> None:
     written = scaled_object(
         "minimal",
         triggers=[
@@ -266,8 +273,11 @@ def test_a_minimal_scaled_object_is_stored_without_gaining_fields(api: rawhttp.A
     )
     reply = api.post(_strictly(SO_PATH), written)
     assert reply.status == 201, reply.body
-    assert reply.body["spec"] == written["spec"]
-    assert api.get(f"{SO_PATH}/minimal").body["spec"] == written["spec"]
+    # As KEDA 2.17+ stores it: fallback.behavior defaults to static, and nothing else is added.
+    expected = copy.deepcopy(written["spec"])
+    expected["fallback"]["behavior"] = "static"
+    assert reply.body["spec"] == expected
+    assert api.get(f"{SO_PATH}/minimal").body["spec"] == expected
 
 
 # Objects KEDA's CRD schema stores although KEDA's webhook (or Ebb) rejects them: stored here too, as
@@ -300,11 +310,6 @@ LATER = [
         {"fallback": {"failureThreshold": -1, "replicas": 1}},
         "spec.fallback.failureThreshold",
         id="fallback-negative",
-    ),
-    pytest.param(
-        {"fallback": {"failureThreshold": 1, "replicas": 1, "behavior": "sometimes"}},
-        "spec.fallback.behavior",
-        id="unknown-fallback-behavior",
     ),
     pytest.param(
         {"advanced": {"scalingModifiers": {"formula": "a", "target": "1", "metricType": "Utilization"}}},
@@ -340,7 +345,7 @@ def test_what_keda_rejects_later_is_stored_and_rejected_by_ebb(
     written = scaled_object(name, **spec)
     reply = api.post(_strictly(SO_PATH), written)
     assert reply.status == 201, reply.body
-    assert reply.body["spec"] == written["spec"]
+    assert reply.body["spec"] == _as_keda_stores_it(written["spec"])
     _, found = specs.check_scaled_object(written)
     errors = [p for p in found if p.severity is problems.Severity.ERROR]
     assert any(p.field.startswith(field) for p in errors), [str(p) for p in errors]
@@ -348,6 +353,11 @@ def test_what_keda_rejects_later_is_stored_and_rejected_by_ebb(
 
 # Objects KEDA's CRD schema rejects: rejected here too.
 REJECTED = [
+    pytest.param(
+        scaled_object("sometimes", fallback={"failureThreshold": 1, "replicas": 1, "behavior": "sometimes"}),
+        "spec.fallback.behavior",
+        id="unknown-fallback-behavior",
+    ),
     pytest.param(
         scaled_object("no-target-name", scaleTargetRef={}), "spec.scaleTargetRef.name", id="no-target-name"
     ),
