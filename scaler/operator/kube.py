@@ -93,7 +93,9 @@ class Connection:
 
 def _from_configuration(conf: k8s_client.Configuration, namespace: str, source: str) -> Connection:
     def authorization() -> str | None:
-        header = conf.get_api_key_with_prefix("authorization")
+        # kubernetes ≥ 31 keeps a kubeconfig's token under "BearerToken" (with its "Bearer " prefix);
+        # older versions under "authorization".
+        header = conf.get_api_key_with_prefix("BearerToken") or conf.get_api_key_with_prefix("authorization")
         if header is None and conf.username and conf.password:
             header = conf.get_basic_auth_token()
         return str(header) if header else None
