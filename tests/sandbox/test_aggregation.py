@@ -227,3 +227,25 @@ def test_invalid_apiservices_are_422_naming_the_field(admin: rawhttp.Api, spec: 
     [cause] = reply.body["details"]["causes"]
     assert cause["field"] == field
     assert expected in cause["message"]
+
+
+def test_an_endpointslice_leads_to_the_server_too(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
+    register(admin, adapter, skip=("Endpoints",))
+    settle(admin, "False", "EndpointsNotFound")
+    reply = admin.post("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+        "metadata": {"name": "metrics-x1", "labels": {"kubernetes.io/service-name": "metrics"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": adapter.port, "protocol": "TCP"}]})
+    assert reply.status == 201
+    settle(admin, "True", "Passed")
+    assert admin.get(METRIC_PATH).body["items"][0]["value"] == "2500m"
+
+
+def test_only_loopback_endpoints_are_dialled(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
+    register(admin, adapter, skip=("Endpoints",))
+    admin.post("/api/v1/namespaces/default/endpoints", {
+        "metadata": {"name": "metrics"},
+        "subsets": [{"addresses": [{"ip": "10.1.2.3"}], "ports": [{"name": "https", "port": adapter.port}]}]})
+    condition = settle(admin, "False", "MissingEndpoints")
+    assert condition["message"] == 'endpoints for service/metrics in "default" have no addresses with port name "https"'
