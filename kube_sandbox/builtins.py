@@ -159,12 +159,44 @@ def _pod_spec(spec: Any, path: str) -> list[errors.FieldError]:
     return problems
 
 
+# What the API server fills into an autoscaling/v2 HPA's `spec.behavior` when it is given at all
+# (SetDefaults_HorizontalPodAutoscalerBehavior in pkg/apis/autoscaling/v2/defaults.go): each of scaleUp
+# and scaleDown gets every unset field from these rules. scaleDown's stabilizationWindowSeconds stays
+# unset: the HPA controller applies its --horizontal-pod-autoscaler-downscale-stabilization (300 s) then.
+HPA_SCALE_UP_DEFAULTS: Mapping[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+HPA_SCALE_DOWN_DEFAULTS: Mapping[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def default_hpa_behavior(spec: dict[str, Any]) -> None:
+    """Fill `spec.behavior` in place as the API server does (only when `behavior` is present)."""
+    behavior = spec.get("behavior")
+    if not isinstance(behavior, dict):
+        return
+    for key, defaults in (("scaleUp", HPA_SCALE_UP_DEFAULTS), ("scaleDown", HPA_SCALE_DOWN_DEFAULTS)):
+        rules = behavior.get(key)
+        if rules is None:
+            rules = behavior[key] = {}
+        if not isinstance(rules, dict):
+            continue
+        for field, value in defaults.items():
+            if rules.get(field) is None:
+                rules[field] = [dict(p) for p in value] if isinstance(value, list) else value
+
+
 def _hpa(obj: dict[str, Any]) -> list[errors.FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [_field_error(errors.CauseType.REQUIRED, "spec", "Required value")]
     problems = []
     spec.setdefault("minReplicas", 1)
+    default_hpa_behavior(spec)
     ref = spec.get("scaleTargetRef")
     if not isinstance(ref, dict):
         problems.append(_field_error(errors.CauseType.REQUIRED, "spec.scaleTargetRef", "Required value"))
