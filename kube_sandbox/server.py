@@ -213,6 +213,14 @@ class Server:
         self.cluster.create(self.cluster.rt("", "v1", "configmaps"), identity.AUTH_CONFIGMAP_NAMESPACE, {
             "metadata": {"name": identity.AUTH_CONFIGMAP_NAME, "namespace": identity.AUTH_CONFIGMAP_NAMESPACE},
             "data": self.authority.authentication_configmap_data()}, opts)
+        apiservices = self.cluster.rt("apiregistration.k8s.io", "v1", "apiservices")
+        for group, version, priority in _local_group_versions(self.cluster.registry):
+            # kube-apiserver's autoregister controller: every built-in group/version is a Local APIService.
+            self.cluster.create(apiservices, None, {
+                "metadata": {"name": f"{version}.{group}",
+                             "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+                "spec": {"group": group, "version": version, "groupPriorityMinimum": priority,
+                         "versionPriority": 15}}, opts)
         self.cluster.create(self.cluster.rt("", "v1", "serviceaccounts"), rbac.HPA_CONTROLLER_NAMESPACE, {
             "metadata": {"name": rbac.HPA_CONTROLLER_ACCOUNT, "namespace": rbac.HPA_CONTROLLER_NAMESPACE}},
             cluster.WriteOptions(manager="kube-controller-manager"))
@@ -880,3 +888,11 @@ class Server:
 def _aggregated_group(group: str, versions: list[tuple[int, str]]) -> dict[str, Any]:
     listed = [{"groupVersion": f"{group}/{v}", "version": v} for _, v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
+def _local_group_versions(registry: resources.Registry) -> list[tuple[str, str, int]]:
+    """(group, version, groupPriorityMinimum) of every built-in group/version, core first."""
+    seen: dict[tuple[str, str], int] = {}
+    for rt in resources.BUILTINS:
+        seen.setdefault((rt.group, rt.version), 18000 if not rt.group else 17000 - 100 * len(seen))
+    return [(g, v, p) for (g, v), p in seen.items() if registry.has_group_version(g, v)]

@@ -137,6 +137,17 @@ def test_the_caller_is_authorized_before_anything_is_proxied(
     assert len([s for s in adapter.requests()[before:] if s.path.endswith("/s0-queue")]) == 0
 
 
+def test_built_in_group_versions_are_local_apiservices(admin: rawhttp.Api) -> None:
+    def local() -> dict[str, tuple[str, str]] | None:
+        items = admin.get("/apis/apiregistration.k8s.io/v1/apiservices").body["items"]
+        found = {i["metadata"]["name"]: next(((c["status"], c["reason"]) for c in (i.get("status") or {}).get(
+            "conditions") or []), ("", "")) for i in items}
+        return found if all(v != ("", "") for v in found.values()) else None
+    found = rawhttp.eventually(local)
+    assert {"v1.", "v1.apps", "v2.autoscaling", "v1.apiregistration.k8s.io"} <= set(found)
+    assert set(found.values()) == {("True", "Local")}
+
+
 def test_discovery_lists_the_aggregated_group(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
     register(admin, adapter)
     settle(admin, "True", "Passed")
