@@ -77,6 +77,9 @@ class Config:
     hpa_sync_period: float = 15.0
     # Seconds between availability checks of every APIService (kube-aggregator re-checks periodically too).
     aggregation_recheck: float = 30.0
+    # Serve HTTPS (a certificate from the cluster CA) and accept client certificates of the client CA as
+    # identities. Needed for kubectl under RBAC: client-go sends no bearer token to a plain-HTTP server.
+    tls: bool = False
 
     @property
     def admin_token(self) -> str:
@@ -161,7 +164,8 @@ class Server:
     @property
     def base_url(self) -> str:
         host = self.config.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -189,7 +193,8 @@ class Server:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True,
+                           ssl_context=self.authority.serving_context() if self.config.tls else None)
         await site.start()
         server = site._server
         assert server is not None
@@ -197,7 +202,9 @@ class Server:
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
         self.aggregator.start()
         if self.config.hpa_controller:
-            self.hpa = hpa_controller.Controller(self.base_url, self.controller_token(), self.config.hpa_sync_period)
+            self.hpa = hpa_controller.Controller(
+                self.base_url, self.controller_token(), self.config.hpa_sync_period,
+                ssl_context=self.authority.trusting_context() if self.config.tls else None)
             self.hpa.start()
 
     def _bootstrap_identity(self) -> None:
@@ -283,6 +290,12 @@ class Server:
         scheme, _, given = header.partition(" ")
         given = given.strip()
         open_path = request.path in OPEN_PATHS
+        peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+        if peer:
+            # Verified against the client CA by the TLS handshake (CERT_OPTIONAL); x509 comes before tokens.
+            certified = identity.certificate_user(peer)
+            if certified is not None:
+                return certified
         if scheme.lower() != "bearer" or not given:
             if self.config.token is not None and not open_path:
                 raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
