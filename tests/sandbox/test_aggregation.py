@@ -86,6 +86,7 @@ def test_requests_are_proxied_with_the_front_proxy_certificate_and_the_callers_i
         "metadata": {"name": "metrics-reader"},
         "rules": [{"apiGroups": ["external.metrics.k8s.io"], "resources": ["*"], "verbs": ["get", "list"]}]})
     reader = rawhttp.Api(rbac_sandbox.base_url, token=token)
+    reader_uid = admin.get("/api/v1/namespaces/default/serviceaccounts/reader").body["metadata"]["uid"]
     conn_headers = {"X-Remote-User": "system:admin", "X-Remote-Group": "system:masters"}  # forged: dropped
     reply = reader.request("GET", METRIC_PATH + "?labelSelector=scaledobject.keda.sh%2Fname%3Dworker",
                            accept="application/json")
@@ -101,6 +102,7 @@ def test_requests_are_proxied_with_the_front_proxy_certificate_and_the_callers_i
         assert request.header("X-Remote-Group") == ["system:serviceaccounts", "system:serviceaccounts:default",
                                                     "system:authenticated"]
         assert request.header("Authorization") == []
+        assert request.header("X-Remote-Uid") == [reader_uid]
         [credential] = request.header("X-Remote-Extra-authentication.kubernetes.io%2Fcredential-id")
         assert credential.startswith("JTI=")
     assert seen[0].query == "labelSelector=scaledobject.keda.sh%2Fname%3Dworker"
