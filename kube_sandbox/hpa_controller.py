@@ -175,10 +175,13 @@ class Controller:
         for item in listing.get("items") or []:
             uid = str(item["metadata"].get("uid"))
             alive.add(uid)
+            where = f'{item["metadata"].get("namespace")}/{item["metadata"].get("name")}'
             try:
                 await self.sync_one(item)
             except CallFailed as exc:
-                log.info("HPA %s/%s: %s", item["metadata"].get("namespace"), item["metadata"].get("name"), exc.message)
+                log.info("HPA %s: %s", where, exc.message)
+            except (KeyError, TypeError, ValueError, aiohttp.ClientError) as exc:  # one bad HPA never stops the rest
+                log.warning("HPA %s: sync failed: %s: %s", where, type(exc).__name__, exc)
         for uid in set(self._states) - alive:
             del self._states[uid]  # deleting an HPA forgets its recommendations and events
 
