@@ -892,6 +892,8 @@ class Reflector:
         self.page_size = page_size
         self.listed = asyncio.Event()
         self.lists = 0
+        # Where the watch resumes; None: list first.
+        self.resource_version: str | None = None
 
     @property
     def name(self) -> str:
@@ -900,18 +902,26 @@ class Reflector:
 
     async def run(self) -> None:
         backoff = 0.2
-        rv: str | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                if rv is None:
-                    rv = await self._list()
-                rv = await self._watch(rv)
-                backoff = 0.2
+                if self.resource_version is None:
+                    self.resource_version = await self._list()
+                began, rv = loop.time(), self.resource_version
+                await self._watch()
+                if self.resource_version == rv and loop.time() - began < 1.0:
+                    # Closed at once with nothing delivered (a proxy, an overloaded server): back off.
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                else:
+                    backoff = 0.2
             except Gone:
-                rv = None
+                logger.info("watch of %s: resourceVersion %s is gone; listing again", self.name, self.resource_version)
+                self.resource_version = None
             except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:
-                logger.info("watch of %s: %s; listing again in %.1f s", self.name, error, backoff)
-                rv = None
+                # A broken stream or a refused watch resumes from the last resourceVersion; a failed list
+                # (resource_version still None) lists again.
+                logger.info("watch of %s: %s; again in %.1f s", self.name, error or type(error).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -940,11 +950,12 @@ class Reflector:
     def _api_version(self) -> str:
         return f"{self.resource.group}/{self.resource.version}" if self.resource.group else self.resource.version
 
-    async def _watch(self, rv: str) -> str:
+    async def _watch(self) -> None:
+        assert self.resource_version is not None
         params = {
             "watch": "true",
             "allowWatchBookmarks": "true",
-            "resourceVersion": rv,
+            "resourceVersion": self.resource_version,
             "timeoutSeconds": str(self.server_timeout),
         }
         headers = {"Accept": "application/json"}
@@ -970,12 +981,13 @@ class Reflector:
                         raise Gone()
                     raise ApiError(int(obj.get("code") or 0), str(obj.get("reason") or ""), str(obj.get("message") or ""),
                                    what=f"watch {self.name}")
-                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
                 if kind == "DELETED":
                     self.watched.delete(self.resource.kind, obj)
                 elif kind in ("ADDED", "MODIFIED"):
                     self.watched.put(self.resource.kind, obj)
-        return rv
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = str(rv)
 
 
 class Informers:
