@@ -54,6 +54,8 @@ class Options:
     mode: specs.ScalingMode = specs.ScalingMode.DIRECT
     ready_delay: float = 0.5  # seconds from a pod's creation to Ready (the toy kubelet)
     peak: int = 60
+    keep: bool = False  # after the cycle, keep everything running until stopped (to look around)
+    http_port: int = 0  # the operator's HTTP server (dashboard, metrics); 0 picks a free port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,7 +245,7 @@ async def run(
                 await _create(kube, DEPLOYMENTS, deployment())
                 await workload.start()
 
-                settings = assembly.Settings(kubeconfig=str(kubeconfig), http_port=0, retry_delay=1.0)
+                settings = assembly.Settings(kubeconfig=str(kubeconfig), http_port=options.http_port, retry_delay=1.0)
                 running = assembly.Operator(settings)
                 operator_task = asyncio.create_task(running.run(operator_stop), name="ebb-operator")
                 started = asyncio.create_task(running.started.wait())
@@ -261,6 +263,8 @@ async def run(
                 )
                 emit(f"  operator: in-process, through that kubeconfig; metrics at http://127.0.0.1:{running.port}/metrics")
                 emit(f"  decisions: {decisions_url}")
+                dashboard_url = f"http://127.0.0.1:{running.port}/scaledobjects/{NAMESPACE}/{NAME}"
+                emit(f"  dashboard: {dashboard_url} (every ScaledObject: http://127.0.0.1:{running.port}/)")
                 emit(f"  workload: queue depth at {workload.url}: {schedule.describe()}")
                 so = scaled_object(workload.url, options.mode)
                 await _create(kube, SCALED_OBJECTS, so)
@@ -288,6 +292,9 @@ async def run(
                 decisions = running.decisions.count(NAMESPACE, NAME) if (NAMESPACE, NAME) in running.decisions else 0
                 for line in timeline.summary(decisions=decisions):
                     emit(line)
+                if options.keep and not interrupted:
+                    emit(f"--keep: everything keeps running; look around at {dashboard_url} — Ctrl-C to stop")
+                    await stop.wait()
                 return Result(
                     completed=timeline.completed,
                     interrupted=interrupted,

@@ -26,6 +26,8 @@ from typing import Any
 
 from scaler.core import specs
 from scaler.operator import (
+    api_service,
+    dashboard_server,
     decision_log,
     handlers,
     heap,
@@ -34,6 +36,8 @@ from scaler.operator import (
     leader_election,
     leases,
     operator_metrics,
+    readings,
+    readings_service,
     reconciling,
     scale_loop,
 )
@@ -71,6 +75,9 @@ class Settings:
     # Settle the heap once the loops stop changing (`scaler.operator.heap`): full collections stop walking the
     # long-lived objects, which took 250 ms per walk at 1,000 ScaledObjects.
     keep_heap: bool = True
+    # The dashboard's bearer token (`scaler.operator.dashboard_server`): None leaves it open.
+    http_token_file: str | None = None
+    http_token_on_loopback: bool = False
 
 
 class Operator:
@@ -106,7 +113,14 @@ class Operator:
         self._signals: set[signal.Signals] = set()
         self.fenced: kube.Fenced | None = None
         self.started = asyncio.Event()
+        self.dashboard: dashboard_server.Dashboard | None = None
         self.heap = heap.HeapKeeper()
+        # What every tick measured, served to the external metrics API (`ebb adapter`).
+        self.readings = readings.Readings(clock)
+        self.advertiser: readings_service.Advertiser | None = None
+        # Who owns v1beta1.external.metrics.k8s.io, as seen at the start of the last leadership (HPA mode).
+        self.api_service: api_service.Outcome | None = None
+        self._api_service_task: asyncio.Task[None] | None = None
 
     # -- leadership ---------------------------------------------------------------------------------
 
@@ -128,6 +142,8 @@ class Operator:
         requeue = handlers.Requeue(self._runtime, first_delay=self.settings.retry_delay)
         self._runtime.requeue = requeue
         await informers.start()
+        if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
+            self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         self._kopf_stop = stop_flag
         task = asyncio.create_task(
@@ -152,7 +168,25 @@ class Operator:
         waiter.cancel()
         self.health.synced = ready_flag.is_set()
 
+    async def _check_api_service(self, api: kube.ApiKube) -> None:
+        """HPA mode needs Ebb's adapter behind the external metrics APIService: say so when it is not."""
+        try:
+            outcome = await api_service.check(api, ca_pem=None, service=None)
+        except kube.ApiError as error:
+            logger.warning("operator: cannot read APIService %s: %s", api_service.NAME, error)
+            return
+        self.api_service = outcome
+        if outcome.warning:
+            logger.warning("operator: %s", outcome.warning)
+        elif "does not exist" in outcome.note:
+            logger.warning("operator: %s; HPA mode needs `ebb adapter` registered there, or use --scaling-mode direct",
+                           outcome.note)
+
     async def _stop_acting(self) -> None:
+        if self._api_service_task is not None and not self._api_service_task.done():
+            self._api_service_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._api_service_task
         self.health.leading = False
         self.health.synced = False
         self.health.listed = _never
@@ -229,6 +263,7 @@ class Operator:
             cluster_object_namespace=settings.cluster_object_namespace,
             default_mode=settings.scaling_mode,
             leading=lambda: self.health.leading,
+            readings=self.readings,
         )
         self.loops = scale_loop.Loops(loop_ctx)
         self.health.stalled = self.loops.stalled
@@ -246,13 +281,32 @@ class Operator:
         lease_api: leases.HttpLeaseApi | None = None
         elector_task: asyncio.Task[None] | None = None
         heap_task = None
+        advertiser_task: asyncio.Task[None] | None = None
         if settings.keep_heap:
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
                 app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                self.dashboard = dashboard_server.Dashboard(
+                    watched=self.watched, decisions=self.decisions, health=self.health, clock=self._clock,
+                    identity=settings.identity, default_mode=settings.scaling_mode.value)
+                token = dashboard_server.read_token(settings.http_token_file) if settings.http_token_file else None
+                dashboard_server.install(app, self.dashboard, token=token,
+                                         token_on_loopback=settings.http_token_on_loopback)
+                local = readings_service.LocalReadings(
+                    self.readings, lambda: self.loops, api, lambda: self.health.leading
+                )
+                readings_service.add_routes(app, local)
                 runner = await http_server.serve(app, settings.http_host, settings.http_port)
                 self.port = http_server.bound_port(runner)
+                self.advertiser = readings_service.Advertiser(
+                    api,
+                    namespace=settings.lease_namespace or connection.namespace,
+                    identity=settings.identity,
+                    url=readings_service.advertised_url(settings.http_host, self.port, os.environ),
+                    acting=lambda: self.health.leading,
+                )
+                advertiser_task = asyncio.create_task(self.advertiser.run(), name="readings-advertiser")
             logger.info("operator: cluster %s (%s)", connection.server, connection.source)
             if settings.leader_election:
                 ssl_context = connection.ssl_context()
@@ -279,6 +333,10 @@ class Operator:
             self.started.set()
             await stop.wait()
         finally:
+            if advertiser_task is not None:
+                advertiser_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await advertiser_task
             if heap_task is not None:
                 heap_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -630,6 +630,65 @@ class ApiKube:
             if not error.not_found:
                 raise
 
+    # -- what the external metrics API server needs (metrics_adapter) --------------------------------
+
+    async def get_optional(self, path: str) -> dict[str, Any] | None:
+        """GET an object; None when it does not exist."""
+        try:
+            result: dict[str, Any] = await self.request("GET", path)
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+        return result
+
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+
+    async def create_token_review(self, token: str) -> dict[str, Any]:
+        """`authentication.k8s.io/v1` TokenReview of a bearer token; the answer's `status`."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        result: dict[str, Any] = await self.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body)
+        return dict(result.get("status") or {})
+
+    async def create_subject_access_review(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """`authorization.k8s.io/v1` SubjectAccessReview; the answer's `status` (allowed, denied, reason)."""
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": dict(spec)}
+        result: dict[str, Any] = await self.request(
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body
+        )
+        return dict(result.get("status") or {})
+
+    @staticmethod
+    def _api_service_path(name: str) -> str:
+        return f"/apis/apiregistration.k8s.io/v1/apiservices/{name}"
+
+    async def get_api_service(self, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(self._api_service_path(name))
+
+    async def replace_api_service(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("PUT", self._api_service_path(name), body)
+        return result
+
+    @staticmethod
+    def _lease_path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        return f"{base}/{name}" if name else base
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(self._lease_path(namespace, name))
+
+    async def put_lease(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the Lease, or replace it (last writer wins: only the acting replica writes it)."""
+        existing = await self.get_lease(namespace, name)
+        if existing is None:
+            created: dict[str, Any] = await self.request("POST", self._lease_path(namespace), body)
+            return created
+        fresh = {**body, "metadata": {**dict(body.get("metadata") or {}),
+                                      "resourceVersion": (existing.get("metadata") or {}).get("resourceVersion")}}
+        replaced: dict[str, Any] = await self.request("PUT", self._lease_path(namespace, name), fresh)
+        return replaced
+
 
 # --------------------------------------------------------------------------------------------------
 # What the watches delivered.

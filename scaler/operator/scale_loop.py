@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from scaler.core import decisions, hpa, hpa_manifests, specs
-from scaler.operator import kube
+from scaler.operator import kube, readings
 from scaler.triggers import trigger_checks
 from scalers import base, connections, registry
 
@@ -130,6 +130,8 @@ class LoopContext:
     # False while this replica is not the leader: ticks are skipped, nothing is written.
     leading: Callable[[], bool] = lambda: True
     write_deadline: float = TICK_WRITE_DEADLINE
+    # Where every tick's values for the HPA go (the external metrics API answers from them).
+    readings: readings.Readings | None = None
 
 
 def scaling_mode(spec: specs.ScaledObjectSpec, default: specs.ScalingMode) -> specs.ScalingMode:
@@ -403,6 +405,8 @@ class ScaleLoop:
         self.ticks = 0
         self._stopping = asyncio.Event()
         self._in_tick = False
+        self._between_ticks = asyncio.Event()  # set while no tick runs (read_now waits on it)
+        self._between_ticks.set()
         self.last: TickResult | None = None
         self.heartbeat = ctx.monotonic()  # when the latest iteration of `run` began
 
@@ -445,6 +449,7 @@ class ScaleLoop:
                     ctx.metrics.loop_drift(self.spec.namespace, self.spec.name, drift)
                 if ctx.leading():
                     self._in_tick = True
+                    self._between_ticks.clear()
                     try:
                         await self.tick()
                     except asyncio.CancelledError:
@@ -453,6 +458,7 @@ class ScaleLoop:
                         logger.exception("%s: the scale loop tick failed", self.spec.ref)
                     finally:
                         self._in_tick = False
+                        self._between_ticks.set()
                 count += 1
                 # Skip the ticks a slow tick overran, keeping the schedule's phase.
                 now = ctx.monotonic()
@@ -516,9 +522,47 @@ class ScaleLoop:
         await self._events(decision, write_error, desired, current)
         await self._write_status(decision)
         self._record(result, observed, current, now)
+        if ctx.readings is not None:
+            ctx.readings.put(self.reading_of(decision, readings, now))
         if ctx.metrics is not None:
             self._report(result, observed, tick_started)
         return result
+
+    def reading_of(
+        self, decision: decisions.Decision, polled: Sequence[decisions.TriggerReading], now: float
+    ) -> readings.Reading:
+        """What the external metrics API serves from this tick: the HPA's values and why others have none."""
+        spec = self.spec
+        errors = {r.metric_name: r.error for r in polled if r.error is not None and r.metric_name in decision.failing_metrics}
+        names = [metric for metric, _, _ in self._hpa_metrics(spec)]
+        if decisions.COMPOSITE_METRIC in decision.failing_metrics:
+            errors[decisions.COMPOSITE_METRIC] = "; ".join(
+                r.error for r in polled if r.error is not None
+            ) or "the scalingModifiers formula gave no value"
+        return readings.Reading(
+            namespace=spec.namespace,
+            name=spec.name,
+            taken_at=now,
+            polling_interval=float(spec.polling_interval),
+            values=dict(decision.metric_values),
+            errors=errors,
+            metrics=tuple(names),
+        )
+
+    async def read_now(self) -> readings.Reading | None:
+        """Read the triggers once, outside the schedule, for a reading that is missing or stale: decided on
+        (fallback, formula) but nothing written and the loop's state left as it is. While a tick is in
+        flight, its own reading is awaited instead of a second read."""
+        if self._in_tick:
+            await self._between_ticks.wait()
+            return self.ctx.readings.get(*self.key) if self.ctx.readings is not None else None
+        spec = self.spec
+        await self.triggers.refresh(spec)
+        polled = [o.reading for o in await self.triggers.read()]
+        now = self.ctx.clock()
+        current, ready, _ = await self._current()
+        decision = decisions.decide(spec, polled, current, self.state, now, ready_replicas=ready)
+        return self.reading_of(decision, polled, now)
 
     def _decide(
         self,
