@@ -222,6 +222,22 @@ class Operator:
                 await self._stop_acting()
         except TimeoutError:
             logger.warning("operator: stopping after the lost Lease took longer than %.1f s; cancelled", margin)
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Cancel whatever of the term is still running (the fence already keeps it from writing)."""
+        self.health.leading = False
+        if self._kopf_task is not None and not self._kopf_task.done():
+            self._kopf_task.cancel()
+        runtime = self._runtime
+        if runtime is not None and runtime.requeue is not None:
+            runtime.requeue.abandon()
+        if self.loops is not None:
+            self.loops.abandon()
+        if runtime is not None and runtime.informers is not None:
+            runtime.informers.abandon()
+        if self.settings.leader_election and not self.health.stopping:
+            self.health.standby = True
 
     def _handle_signals(self) -> None:
         """SIGTERM and SIGINT set the stop flag (in the main thread only, where asyncio can take signals)."""

@@ -220,17 +220,21 @@ class Requeue:
             if so is not None and not (so.get("metadata") or {}).get("deletionTimestamp"):
                 self.soon((namespace, owner))
 
-    async def stop(self) -> None:
+    def abandon(self) -> list[asyncio.Task[None]]:
+        """Cancel every pending and running requeue; the cancelled tasks."""
         tasks = [t for t, _ in self._sleeping.values()] + list(self._running.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         self._sleeping.clear()
         self._running.clear()
         self._again.clear()
         self._attempts.clear()
+        return tasks
+
+    async def stop(self) -> None:
+        for task in self.abandon():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:

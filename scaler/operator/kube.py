@@ -1062,6 +1062,7 @@ class Informers:
         self.reflectors: list[Reflector] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Forget what an earlier term saw, then start every reflector."""
@@ -1082,14 +1083,29 @@ class Informers:
 
     async def stop(self) -> None:
         """Stop every reflector and forget what they saw (a standby keeps no Secrets in memory)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        tasks, session = self._tasks, self._session
+        self._session = None  # closed here, once the reflectors have ended
+        self.abandon()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if session is not None:
+            await session.close()
+
+    def abandon(self) -> None:
+        """Cancel every reflector and forget what they saw, without waiting (the session closes later)."""
+        for task in self._tasks:
+            task.cancel()
+        session, self._session = self._session, None
+        if session is not None and not self._tasks:
+            self._closing = asyncio.create_task(session.close())
+        elif session is not None:
+            self._closing = asyncio.create_task(self._close_after(list(self._tasks), session))
         self._tasks = []
         self.reflectors = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
         self.watched.clear()
+
+    @staticmethod
+    async def _close_after(tasks: list[asyncio.Task[None]], session: aiohttp.ClientSession) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()
