@@ -11,9 +11,12 @@
 * `ApiError` carries the HTTP status, reason, message and Retry-After of a failed request;
   `retrying` repeats an operation through 429 (honouring Retry-After), 5xx and connection failures with
   a capped backoff, never past a deadline. Conflicts (409) are the caller's to resolve (re-read).
+* `Fenced` wraps the `Kube` port with a write fence (the Lease is still held) checked before each write.
 * `Watched` is the in-memory copy of what the watches delivered (ScaledObjects, workloads, HPAs,
   Secrets, ConfigMaps, (Cluster)TriggerAuthentications). It is the `auth_resolution.AuthSource` the
   scale loops resolve triggers from, so no loop reads the API for what a watch already provides.
+  `Informers` fills it: one `Reflector` per resource lists, then watches; a dropped watch resumes from
+  its resourceVersion, a 410 lists again and the list replaces what was held (client-go's Reflector).
 """
 
 from __future__ import annotations
