@@ -97,6 +97,15 @@ def _ready(body: Mapping[str, Any]) -> bool:
     return False
 
 
+def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an HPA changed in what a conflict check reads: its target, owners or annotations."""
+    def claims(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        meta = body.get("metadata") or {}
+        return ((body.get("spec") or {}).get("scaleTargetRef"), meta.get("ownerReferences"), meta.get("annotations"))
+
+    return claims(before) != claims(after)
+
+
 class Requeue:
     """Reconciles ScaledObjects outside kopf's handlers, one task per ScaledObject:
 
@@ -194,6 +203,8 @@ class Requeue:
         watched = self.runtime.context.watched
         if kind == kube.HPA:
             self._hpa_changed(namespace, previous, current)
+            if previous is not None and current is not None and not _claims_changed(previous, current):
+                return  # a status write (the HPA controller's, every sync): no conflict changed
         elif kind == kube.SCALED_OBJECT:
             if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
                     and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):
