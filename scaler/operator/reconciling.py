@@ -58,7 +58,7 @@ UNPAUSED = decisions.Condition("Paused", "False", "ScaledObjectUnpaused", "pause
 
 class Outcome(str, enum.Enum):
     READY = "ready"
-    INVALID = "invalid"  # Ready=False until the ScaledObject (or what it names) changes
+    INVALID = "invalid"  # Ready=False; checked again with backoff and when anything it may depend on changes
     RETRY = "retry"  # Ready=False for now; try again shortly (target or referenced object missing)
     PAUSED = "paused"
 

@@ -1039,3 +1039,13 @@ class Loops:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(key) for key in list(self._running)))
+
+    def abandon(self) -> None:
+        """Cancel every loop at once, tick or not (a lost Lease whose orderly stop overran its margin)."""
+        running, self._running = self._running, {}
+        for key, item in running.items():
+            item.loop.request_stop()
+            item.task.cancel()
+            if self.ctx.metrics is not None:
+                with contextlib.suppress(Exception):
+                    self.ctx.metrics.forget(*key)
