@@ -39,7 +39,7 @@ import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from scaler.core import container_env, specs
+from scaler.core import container_env, problems, specs
 
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 KEDA_GROUP = "keda.sh"
@@ -563,6 +563,7 @@ class ApiKube:
     # -- Events ------------------------------------------------------------------------------------
 
     async def post_event(self, about: ObjectRef, type_: str, reason: str, message: str) -> None:
+        message = problems.escape(message)  # an Event is one line, whatever it quotes (issue 9)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         key = (about.namespace, about.kind, about.name, about.uid, type_, reason, message)
         path = f"/api/v1/namespaces/{about.namespace}/events"
