@@ -36,7 +36,7 @@ from aiohttp import web
 from scaler.operator import decision_log, http_server, kube
 from scaler.reports import dashboard, dashboard_pages
 
-READY_HISTORY = 500  # ready-pod changes kept per workload
+READY_HISTORY = 128  # ready-pod changes kept per workload (only changes are stored)
 COOKIE = "ebb-dashboard-token"
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
