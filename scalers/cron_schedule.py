@@ -43,7 +43,8 @@ class CronParams:
         for key, expression in (("start", self.start), ("end", self.end)):
             error_text = schedule_error(expression)
             if error_text:
-                problems.append(base.ParamProblem(f"metadata.{key}", f'"{expression}": {error_text}'))
+                shown = expression if len(expression) <= 120 else f"{expression[:120]}…"
+                problems.append(base.ParamProblem(f"metadata.{key}", f'"{shown}": {error_text}'))
         if self.start == self.end:
             problems.append(
                 base.ParamProblem("metadata.end", "start and end can not have exactly same time input")
@@ -53,14 +54,24 @@ class CronParams:
         return problems
 
 
+# Longer than any IANA name (the longest is about 30 characters); a longer one is not looked up at all.
+MAX_ZONE_NAME = 64
+
+
 def zone_of(name: str) -> zoneinfo.ZoneInfo:
-    """The IANA zone `name`; ValueError naming it when unknown."""
+    """The IANA zone `name`; ValueError naming it when unknown.
+
+    The zone database is a directory tree: a name that is a directory (`Europe`), a file that is not a
+    zone (`__pycache__`, `zone1970.tab`), too long a path or one the process may not read raises an
+    `OSError` or `ValueError` from zoneinfo; each is the same "unknown time zone" for a ScaledObject."""
+    shown = name if len(name) <= MAX_ZONE_NAME else f"{name[:MAX_ZONE_NAME]}…"
+    unknown = ValueError(f'unknown time zone "{shown}" (expected an IANA name such as Europe/Berlin)')
+    if len(name) > MAX_ZONE_NAME or name.endswith((".tab", ".zi")) or "__" in name:
+        raise unknown
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f'unknown time zone "{name}" (expected an IANA name such as Europe/Berlin)'
-        ) from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise unknown from None
 
 
 # --- robfig/cron's five-field dialect ----------------------------------------------------------------

@@ -20,12 +20,18 @@ warnings. `describe` turns the same declarations into a schema (`ebb scalers --s
 Conversions follow KEDA: integers and floats use JSON number syntax (`"10.5"` is not an int), booleans
 Go's ParseBool set, durations Go duration strings (`"5s"`, `"1m30s"`) or plain milliseconds, maps
 `k=v,k=v`, lists comma-separated, integer range lists `1,2,10-20`.
+
+Hostile values are refused as Go would refuse them: an integer outside int64, a float that overflows
+to ±Inf (`"1e309"`, Go's ParseFloat range error), a duration beyond Go's ~292 years; an integer range
+list may expand to at most `MAX_RANGE_ITEMS` numbers. A value echoed in a message is cut to
+`ECHO_LIMIT` characters.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import re
 import types
 import typing
@@ -219,6 +225,15 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Go's time.Duration is int64 nanoseconds: about 292 years.
+MAX_DURATION_SECONDS = INT64_MAX / 1e9
+# `partitionLimitation: "0-2000000000"` must not allocate two billion integers.
+MAX_RANGE_ITEMS = 10_000
+# How much of a value a message quotes.
+ECHO_LIMIT = 120
+
+
 def parse_duration(text: str) -> float:
     """Seconds from a Go duration (`"1m30s"`, `"500ms"`) or a plain integer count of milliseconds."""
     if _JSON_INT.fullmatch(text):
@@ -240,6 +255,8 @@ def parse_duration(text: str) -> float:
         position = match.end()
     if not body:
         raise ValueError('expected a duration such as "5s", "1m30s" or a number of milliseconds')
+    if not total <= MAX_DURATION_SECONDS:  # also catches inf and nan
+        raise ValueError("is longer than a Go duration can hold (about 292 years)")
     return total
 
 
@@ -247,13 +264,14 @@ def _convert(kind: Kind, text: str) -> Any:
     if kind is Kind.STRING:
         return text
     if kind is Kind.INT:
-        if not _JSON_INT.fullmatch(text):
-            raise ValueError("expected an integer")
-        return int(text)
+        return _int64(text, "expected an integer")
     if kind is Kind.FLOAT:
         if not _JSON_NUMBER.fullmatch(text):
             raise ValueError("expected a number")
-        return float(text)
+        number = float(text)
+        if math.isinf(number):  # Go's ParseFloat: "value out of range"
+            raise ValueError("expected a number (this one is out of range)")
+        return number
     if kind is Kind.BOOL:
         if text in _TRUE:
             return True
@@ -270,7 +288,7 @@ def _convert(kind: Kind, text: str) -> Any:
             key, sep, value = item.partition("=")
             if not sep:
                 raise ValueError(
-                    f'expected key=value pairs separated by commas ("{item.strip()}" has no "=")'
+                    f'expected key=value pairs separated by commas ("{_cut(item.strip())}" has no "=")'
                 )
             result[key.strip()] = value.strip()
         return result
@@ -282,19 +300,35 @@ def _convert(kind: Kind, text: str) -> Any:
             if not item:
                 continue
             low, dash, high = item.partition("-")
+            expected = f'expected integers or ranges like "10-20", got "{_cut(item)}"'
             if dash:
-                if not (_JSON_INT.fullmatch(low.strip()) and _JSON_INT.fullmatch(high.strip())):
-                    raise ValueError(f'expected integers or ranges like "10-20", got "{item}"')
-                a, b = int(low), int(high)
+                a, b = _int64(low.strip(), expected), _int64(high.strip(), expected)
                 if a > b:
-                    raise ValueError(f'range "{item}" is reversed')
+                    raise ValueError(f'range "{_cut(item)}" is reversed')
+                if len(numbers) + (b - a + 1) > MAX_RANGE_ITEMS:
+                    raise ValueError(f"expands to more than {MAX_RANGE_ITEMS:,} numbers")
                 numbers.extend(range(a, b + 1))
             else:
-                if not _JSON_INT.fullmatch(item):
-                    raise ValueError(f'expected integers or ranges like "10-20", got "{item}"')
-                numbers.append(int(item))
+                numbers.append(_int64(item, expected))
+                if len(numbers) > MAX_RANGE_ITEMS:
+                    raise ValueError(f"expands to more than {MAX_RANGE_ITEMS:,} numbers")
         return numbers
     raise AssertionError(kind)
+
+
+def _int64(text: str, message: str) -> int:
+    """An integer in JSON syntax that fits Go's int64 (checked before converting: no 40 KB `int()`)."""
+    if len(text) > 20 or not _JSON_INT.fullmatch(text):
+        raise ValueError(message if not _JSON_INT.fullmatch(text) else f"{message} within int64")
+    number = int(text)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{message} within int64")
+    return number
+
+
+def _cut(text: str) -> str:
+    """`text`, or its first `ECHO_LIMIT` characters and how many there were."""
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}… ({len(text):,} characters)"
 
 
 # --- lookup ------------------------------------------------------------------------------------------
@@ -333,7 +367,7 @@ def _where(declared: Param) -> str:
 
 
 def _show(declared: Param, text: str) -> str:
-    return "(value hidden)" if declared.secret else f'"{text}"'
+    return "(value hidden)" if declared.secret else f'"{_cut(text)}"'
 
 
 def parse(cls: type[P], inputs: base.TriggerInputs) -> Parsed[P]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -24,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "scalers": "scaler.cli.commands.scalers",
     "sandbox": "kube_sandbox.cli",
     "operator": "scaler.cli.commands.operator",
+    "adapter": "scaler.cli.commands.adapter",
     "demo": "scaler.cli.commands.demo",
 }
 
@@ -50,6 +52,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = [a for a in args_list if a in COMMANDS][:1]
     parser = build_parser(chosen or None)
     args = parser.parse_args(args_list)
-    code: int = args._module.run(args)
+    try:
+        code: int = args._module.run(args)
+    except BrokenPipeError:
+        # The reader went away (`ebb validate … | head`): stop quietly, as Unix tools do.
+        return quiet_after_broken_pipe(1)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def quiet_after_broken_pipe(code: int) -> int:
+    """After the reader of stdout closed it: point stdout at /dev/null so that the interpreter's final
+    flush cannot raise again, and return `code`."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
     return code
 

@@ -26,6 +26,11 @@ What golem does, checked in `tests/formulas` (and how it compares with expr-lang
 * Non-finite inputs cannot cross golem's JSON boundary; callers pass values as reported to the HPA,
   which are always finite (negative, NaN and Inf are reported as 0).
 
+Bounded work: a formula is at most `MAX_FORMULA_LENGTH` characters (checked by `specs`), and one
+evaluation may take at most `EVAL_TIMEOUT_MS` (golem's deadline; expr-lang's own memory budget stops
+`len(1..10000000)`), so three nested `count`s over array literals cannot stall the operator's event
+loop for a tenth of a second every tick: such a formula fails the webhook check instead.
+
 A call into golem costs about half a millisecond, so results are memoized per (formula, inputs): a
 load trace replayed by the simulator repeats the same values for long stretches.
 
@@ -41,6 +46,11 @@ import re
 from collections.abc import Mapping, Sequence
 
 import golem
+
+# The longest formula accepted (KEDA has no limit; real formulas are a line).
+MAX_FORMULA_LENGTH = 1024
+# The longest one evaluation may run (a real formula takes well under a millisecond).
+EVAL_TIMEOUT_MS = 50
 
 # The dummy value KEDA's webhook assigns to every trigger when it test-runs a formula.
 DUMMY_VALUE = -1.0
@@ -118,6 +128,10 @@ def compile_formula(formula: str, variables: Sequence[str]) -> Formula:
         if not any(marker in str(exc) for marker in _NON_FINITE):
             raise FormulaError(f"formula `{formula}` fails with every trigger = -1: {_clean(exc)}") from None
         return compiled  # ±Inf in expr-lang: KEDA admits it, and so do we
+    except golem.TimeoutError:
+        raise FormulaError(
+            f"formula `{formula}` takes longer than {EVAL_TIMEOUT_MS} ms to evaluate; simplify it"
+        ) from None
     except golem.GolemError as exc:
         raise FormulaError(f"formula `{formula}` cannot be evaluated: {_clean(exc)}") from None
     # The type of the result: a number (or a string float() accepts) with the dummy inputs; nil here
@@ -130,7 +144,12 @@ def compile_formula(formula: str, variables: Sequence[str]) -> Formula:
 @functools.lru_cache(maxsize=64)
 def _engine(variables: tuple[str, ...]) -> golem.Engine:
     # One engine per variable set; golem caches compiled programs per source inside it.
-    return golem.Engine(variables={name: 0.0 for name in variables}, strict_vars=True, cache_size=256)
+    return golem.Engine(
+        variables={name: 0.0 for name in variables},
+        strict_vars=True,
+        cache_size=256,
+        eval_timeout_ms=EVAL_TIMEOUT_MS,
+    )
 
 
 @functools.lru_cache(maxsize=16384)

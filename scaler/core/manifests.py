@@ -13,6 +13,11 @@ exits 2.
 
 YAML is loaded as kubectl loads it, with one difference from PyYAML's defaults: unquoted timestamps
 (`2024-01-01`) stay strings, as they do when kubectl converts YAML to JSON.
+
+Hostile input is refused with a `ManifestError` naming the file, document, line and column, never a
+traceback: nesting deeper than `MAX_NESTING` levels (PyYAML composes recursively; no manifest needs
+more than a few dozen levels), integers longer than Python converts (4,300 digits), and any other
+value PyYAML cannot construct.
 """
 
 from __future__ import annotations
@@ -106,8 +111,27 @@ class Manifests:
         return {kind: tuple(documents) for kind, documents in grouped.items()}
 
 
+# Deeper than this is refused while composing (a Deployment's deepest field is about 12 levels down).
+MAX_NESTING = 100
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver: kubectl keeps unquoted dates as strings."""
+    """SafeLoader without the timestamp resolver (kubectl keeps unquoted dates as strings), with a bound
+    on nesting depth."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_NESTING} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -138,10 +162,18 @@ def parse(text: str, path: str) -> Iterator[Document]:
         loaded = list(yaml.load_all(text, Loader=_Loader))  # _Loader is a SafeLoader
     except yaml.YAMLError as error:
         raise ManifestError(f"{path}: not valid YAML: {_yaml_reason(error)}") from None
+    except RecursionError:  # a backstop: MAX_NESTING is far below Python's recursion limit
+        raise ManifestError(f"{path}: not valid YAML: nested too deeply") from None
+    except Exception as error:  # what a constructor refuses (an integer of more than 4,300 digits …)
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ManifestError(f"{path}: not valid YAML: a value cannot be read: {reason}") from None
     for index, body in enumerate(loaded):
         if body is None:
             continue  # an empty document (`---` at the end), as kubectl skips it
         source = Source(path, index)
+        if _too_deep(body):
+            # An alias that contains itself (`&a [*a]`) is infinitely deep; JSON cannot express it either.
+            raise ManifestError(f"{source}: nested more than {MAX_NESTING} levels deep (or an alias contains itself)")
         _require_object(body, source)
         # `kind: List` and typed lists (`ScaledObjectList`, as `kubectl get -o yaml` prints them).
         if str(body.get("kind")).endswith("List") and "items" in body:
@@ -154,6 +186,28 @@ def parse(text: str, path: str) -> Iterator[Document]:
                 yield Document(item_source, item)
         else:
             yield Document(source, body)
+
+
+def _too_deep(root: object, limit: int = MAX_NESTING) -> bool:
+    """Whether `root` nests deeper than `limit`, cycles included; shared (aliased) values are walked once
+    per depth they are reached at, so an alias bomb costs no more than its text."""
+    deepest: dict[int, int] = {}
+    stack: list[tuple[object, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, Mapping):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if deepest.get(id(node), 0) >= depth:
+            continue
+        deepest[id(node)] = depth
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _require_object(body: object, source: Source) -> None:

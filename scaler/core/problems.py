@@ -4,6 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
+
+# What a name or value echoed on one line must not emit raw: C0 and C1 control characters (newline,
+# carriage return, ESC of terminal sequences …), DEL, the Unicode line and paragraph separators, and the
+# bidirectional overrides that reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The longest message a Problem keeps.
+MAX_MESSAGE = 1000
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    short = _SHORT.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """`text` safe to print on one line of a terminal or log: control characters, line separators and
+    bidi overrides shown as `\\n`, `\\x1b`, `\\u2028` …, never emitted. Linear time; `text` itself when clean."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escaped, text)
 
 
 class Severity(str, enum.Enum):
@@ -24,9 +50,15 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
 
+    def __post_init__(self) -> None:
+        # A message quoting a hostile 40 KB value stays readable (and a status condition stays small).
+        if len(self.message) > MAX_MESSAGE:
+            cut = f"{self.message[:MAX_MESSAGE]}… ({len(self.message):,} characters in all)"
+            object.__setattr__(self, "message", cut)
+
     def __str__(self) -> str:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{prefix}{self.obj}: {self.field}: {self.message}"
+        return escape(f"{prefix}{self.obj}: {self.field}: {self.message}")
 
     def as_dict(self) -> dict[str, str]:
         return {"object": self.obj, "field": self.field, "message": self.message, "severity": self.severity.value}

@@ -228,14 +228,25 @@ class TriggerAuthenticationSpec:
 #   rejected by the API server, so it is an error here too, naming the key and saying to quote it. The
 #   value itself is never echoed: metadata may hold credentials.
 # * Sections of a TriggerAuthentication Ebb cannot resolve (vaults, cloud secret managers, oauth2,
-#   bound service-account tokens, filePath) are *warnings*: the object is valid for KEDA's API, and a
-#   parameter they would have supplied shows up as a precise "missing parameter" from the scaler check.
+#   bound service-account tokens, filePath) are *errors* ("not supported by Ebb"): the CRD stores them,
+#   as KEDA's does, and Ebb reports them later, as the ScaledObject's Ready=False and in `ebb validate`.
 # * The formula is compiled with `scaler.core.formulas` over the named non-cpu/memory triggers and run once
 #   with every value -1, as KEDA's webhook does.
+# * Bounded work per object (Ebb's limits; KEDA has none, the API server only caps an object at about
+#   1.5 MB): at most MAX_TRIGGERS triggers, MAX_METADATA_KEYS keys per trigger, MAX_PARAMETER_LENGTH
+#   characters per metadata value, MAX_NESTING levels of nesting anywhere in the object, and a formula of
+#   at most formulas.MAX_FORMULA_LENGTH characters. Each is an error naming the field: one tenant's
+#   object cannot make the operator's shared event loop do unbounded work.
 # --------------------------------------------------------------------------------------------------
 
 SCALED_OBJECT_KIND = "ScaledObject"
 INT32_MAX = 2**31 - 1
+MAX_TRIGGERS = 100
+MAX_METADATA_KEYS = 256
+MAX_PARAMETER_LENGTH = 16_384
+# A ScaledObject's deepest real field (spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp
+# .policies[0].type) is 8 levels down.
+MAX_NESTING = 32
 MAX_LABEL_VALUE_LENGTH = 63
 HPA_NAME_PREFIX = "keda-hpa-"
 RESOURCE_TRIGGER_TYPES = frozenset({"cpu", "memory"})
@@ -587,6 +598,7 @@ def check_scaled_object(
         c.error("", f"a ScaledObject manifest must be an object, got {_type_name(body)}")
         return None, c.found
     _check_type_meta(c, body, (SCALED_OBJECT_KIND,))
+    _check_nesting(c, body)
     c.unknown_fields(body, _TOP_LEVEL_FIELDS, "")
     meta = _parse_meta(c, body, namespaced=True, default_namespace=default_namespace)
     spec_body = c.mapping(body.get("spec"), "spec", required=True) or {}
@@ -643,6 +655,28 @@ def check_scaled_object(
     return spec, c.found
 
 
+def _check_nesting(c: _Collector, body: Mapping[str, Any]) -> None:
+    """An error at the first field found nested deeper than MAX_NESTING levels (iteratively: no recursion
+    on hostile input; a value reached again at no greater depth is not walked again)."""
+    deepest: dict[int, int] = {}
+    stack: list[tuple[object, str, int]] = [(body, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_NESTING:
+            c.error(path, f"is nested more than {MAX_NESTING} levels deep; no ScaledObject field is")
+            return
+        if isinstance(node, Mapping):
+            items: list[tuple[object, str]] = [(v, _join(path, str(k))) for k, v in node.items()]
+        elif isinstance(node, list | tuple):
+            items = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        if deepest.get(id(node), -1) >= depth:
+            continue
+        deepest[id(node)] = depth
+        stack.extend((child, child_path, depth + 1) for child, child_path in reversed(items))
+
+
 def _parse_scale_target_ref(c: _Collector, value: object) -> ScaleTargetRef | None:
     path = "spec.scaleTargetRef"
     body = c.mapping(value, path, required=True)
@@ -670,6 +704,9 @@ def _parse_triggers(c: _Collector, value: object) -> list[Trigger]:
         return []
     if not items:
         c.error(path, "must list at least one trigger")
+    if len(items) > MAX_TRIGGERS:
+        c.error(path, f"lists {len(items)} triggers; at most {MAX_TRIGGERS} are allowed (Ebb's limit)")
+        items = items[:MAX_TRIGGERS]  # bounded work: the rest is not parsed
     triggers: list[Trigger] = []
     for index, item in enumerate(items):
         trigger = _parse_trigger(c, item, index)
@@ -694,6 +731,7 @@ def _parse_trigger(c: _Collector, value: object, index: int) -> Trigger | None:
     metadata = c.string_map(
         body.get("metadata"), f"{path}.metadata", what="trigger metadata", echo_values=False
     )
+    _check_metadata_size(c, metadata, f"{path}.metadata")
     auth_ref = _parse_auth_ref(c, body.get("authenticationRef"), f"{path}.authenticationRef")
     metric_type_text = c.choice(body, "metricType", path, tuple(m.value for m in MetricType))
     cached = c.boolean(body, "useCachedMetrics", path)
@@ -711,6 +749,17 @@ def _parse_trigger(c: _Collector, value: object, index: int) -> Trigger | None:
         metric_type=MetricType(metric_type_text) if metric_type_text else MetricType.AVERAGE_VALUE,
         use_cached_metrics=bool(cached),
     )
+
+
+def _check_metadata_size(c: _Collector, metadata: Mapping[str, str], path: str) -> None:
+    if len(metadata) > MAX_METADATA_KEYS:
+        c.error(path, f"has {len(metadata)} keys; at most {MAX_METADATA_KEYS} are allowed (Ebb's limit)")
+    for key, value in metadata.items():
+        if len(value) > MAX_PARAMETER_LENGTH:
+            c.error(
+                _join(path, key),
+                f"is {len(value):,} characters long; at most {MAX_PARAMETER_LENGTH:,} are allowed (Ebb's limit)",
+            )
 
 
 def _parse_auth_ref(c: _Collector, value: object, path: str) -> AuthenticationRef | None:
@@ -1056,6 +1105,13 @@ def _check_scaling_modifiers(c: _Collector, spec_body: Mapping[str, Any], trigge
 
 
 def _check_formula(c: _Collector, field: str, formula: str, triggers: list[Trigger]) -> None:
+    if len(formula) > formulas.MAX_FORMULA_LENGTH:
+        c.error(
+            field,
+            f"is {len(formula):,} characters long; at most {formulas.MAX_FORMULA_LENGTH:,} are allowed "
+            "(Ebb's limit)",
+        )
+        return
     # As KEDA: the formula's variables are the *named* triggers other than cpu/memory.
     variables = [t.name for t in triggers if t.name and t.type not in RESOURCE_TRIGGER_TYPES]
     try:
@@ -1128,6 +1184,7 @@ def check_trigger_authentication(
         c.error("", f"a {kind_name} manifest must be an object, got {_type_name(body)}")
         return None, c.found
     _check_type_meta(c, body, kinds)
+    _check_nesting(c, body)
     c.unknown_fields(body, _TOP_LEVEL_FIELDS, "")
     meta = _parse_meta(c, body, namespaced=namespaced, default_namespace=default_namespace)
     kind = AuthKind(kind_name)
@@ -1163,10 +1220,12 @@ def check_trigger_authentication(
             continue
         if section == "oauth2":
             _check_oauth2(c, spec_body.get("oauth2"))
-        c.warn(
+        # KEDA's CRD stores it (so does Ebb's), but Ebb cannot resolve it: rejected here, so a ScaledObject
+        # using this authentication is Ready=False and `ebb validate` fails, naming the field.
+        c.error(
             f"spec.{section}",
-            "Ebb cannot resolve this source; parameters it would supply will be missing for the triggers "
-            "that use this authentication",
+            "is not supported by Ebb (it resolves secretTargetRef, configMapTargetRef and env); the "
+            "parameters this source would supply cannot be obtained",
         )
 
     if c.has_errors:

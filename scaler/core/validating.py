@@ -335,7 +335,7 @@ def _decode(encoded: object) -> str | None:
         return None
     try:
         return base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64 (a non-ASCII character is a ValueError), not UTF-8
         return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scaler.core import manifests, validating
+from scaler.core import manifests, problems, validating
 from scaler.triggers import trigger_checks
 
 UNREADABLE = 2
@@ -30,7 +30,7 @@ def checked(args: argparse.Namespace) -> validating.Report | None:
     try:
         documents = manifests.read(args.files)
     except manifests.ManifestError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(problems.escape(f"error: {error}"), file=sys.stderr)
         return None
     return validating.validate(
         documents, trigger_checker=trigger_checks.CHECKER, default_namespace=args.namespace

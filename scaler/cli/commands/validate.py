@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+from scaler import cli
 from scaler.cli.commands import manifest_inputs
-from scaler.core import validating
+from scaler.core import problems, validating
 
 HELP = "check ScaledObject and TriggerAuthentication manifests as KEDA's API server would"
 
@@ -44,11 +46,16 @@ def run(args: argparse.Namespace) -> int:
     report = manifest_inputs.checked(args)
     if report is None:
         return manifest_inputs.UNREADABLE
-    if args.output == "json":
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print_text(report)
-    return 0 if report.valid else 1
+    code = 0 if report.valid else 1
+    try:
+        if args.output == "json":
+            print(json.dumps(report.as_dict(), indent=2))
+        else:
+            print_text(report)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `ebb validate … | head`: the verdict stands, quietly
+        return cli.quiet_after_broken_pipe(code)
+    return code
 
 
 def print_text(report: validating.Report) -> None:
@@ -56,7 +63,7 @@ def print_text(report: validating.Report) -> None:
         for problem in (*item.errors, *item.warnings):
             print(problem)
         if item.valid and item not in report.others:
-            print(f"{item.ref}: valid")
+            print(problems.escape(f"{item.ref}: valid"))
     print(_summary(report))
 
 
