@@ -96,7 +96,7 @@ class Dashboard:
 
     def header(self) -> dashboard_pages.Header:
         _ready, why = self.health.readiness()
-        leader = "leading" if self.health.leading else why
+        leader = "leading" if self.health.leading and not self.health.stopping else why
         return dashboard_pages.Header(version=self.version, leader=leader, identity=self.identity)
 
     def status(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ part answered 304 while nothing changed, and rows rebuilt exactly when their inp
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,3 +106,53 @@ async def test_rows_are_rebuilt_when_their_inputs_change(server: Server) -> None
     assert (row["currentReplicas"], row["readyReplicas"]) == (4, 3)
     server.watched.delete(kube.SCALED_OBJECT, _so("a"))
     assert server.board.fleet(dashboard.Filters())["counts"]["total"] == 0
+
+
+def _operator_settings(*argv: str) -> Any:
+    import argparse
+
+    from scaler.cli.commands import operator as operator_command
+
+    parser = argparse.ArgumentParser()
+    operator_command.add_arguments(parser)
+    return operator_command.settings_from(parser.parse_args(list(argv)))
+
+
+def test_the_token_flags(tmp_path: Any) -> None:
+    token = tmp_path / "token"
+    token.write_text("  s3cret-token \n")
+    got = _operator_settings("--http-token-file", str(token), "--http-token-on-loopback")
+    assert (got.http_token_file, got.http_token_on_loopback) == (str(token), True)
+    assert dashboard_server.read_token(str(token)) == "s3cret-token"
+    assert _operator_settings().http_token_file is None
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: ("--http-token-file", str(d / "missing")), "--http-token-file {d}/missing: cannot read it: No such file or directory"),
+    (lambda d: ("--http-token-file", str(d / "empty")), "--http-token-file {d}/empty: expected a token, the file is empty"),
+    (lambda d: ("--http-token-on-loopback",), "--http-token-on-loopback: needs --http-token-file"),
+])
+def test_bad_token_flags_name_the_flag(tmp_path: Any, make: Any, message: str) -> None:
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError) as raised:
+        _operator_settings(*make(tmp_path))
+    assert str(raised.value) == message.format(d=tmp_path)
+
+
+@pytest.mark.parametrize(("health", "shown"), [
+    (http_server.HealthState(leading=True, synced=True), "leading"),
+    (http_server.HealthState(standby=True), "standby: another replica holds the lease"),
+    (http_server.HealthState(), "starting: neither leading nor a standby yet"),
+    (http_server.HealthState(leading=True, stopping=True), "shutting down"),
+])
+async def test_the_header_shows_leadership(server: Server, health: http_server.HealthState, shown: str) -> None:
+    for field in dataclasses.fields(health):
+        setattr(server.board.health, field.name, getattr(health, field.name))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.base + "/") as reply:
+            page = await reply.text()
+        async with session.get(server.base + "/api/v1/dashboard/status") as reply:
+            status = await reply.json()
+    assert f'id="leader">{shown}</span>' in page
+    assert f"operator {shown}</span>" in page  # the footer
+    assert status["leading"] is health.leading and status["standby"] is health.standby
