@@ -8,6 +8,7 @@ kubectl asks). Private controls live under `/sandbox/` (faults, kubelet, review 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import hmac
 import json
@@ -691,7 +692,10 @@ class Server:
             if transport is not None:
                 transport.abort()  # no terminating chunk: the client sees a broken stream
             return response
-        await response.write_eof()
+        # The client may hang up between the last event and the terminating chunk (a watch closed as the
+        # client stops): that ends the stream as well, so it is nothing to report.
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
         return response
 
     # --- writes ------------------------------------------------------------------------------------
