@@ -7,11 +7,12 @@ containers, HPA bounds and a few defaults (replicas 1, Service ClusterIP, Secret
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from kube_sandbox import errors, resources, selectors
+from kube_sandbox import errors, rbac, resources, selectors
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -39,7 +40,16 @@ def validate_metadata(rt: resources.ResourceType, obj: Mapping[str, Any]) -> lis
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if isinstance(name, str) and name:
-        if rt.storage_key in _LABEL_NAME_KEYS:
+        if rt.group in (rbac.GROUP, "apiregistration.k8s.io"):
+            # RBAC objects and APIServices only need a valid path segment (`system:discovery`, `v1.`).
+            for bad in ("/", "%"):
+                if bad in name:
+                    problems.append(_field_error(errors.CauseType.INVALID, "metadata.name",
+                                                 f'Invalid value: "{name}": may not contain \'{bad}\''))
+            if name in (".", ".."):
+                problems.append(_field_error(errors.CauseType.INVALID, "metadata.name",
+                                             f'Invalid value: "{name}": may not be \'{name}\''))
+        elif rt.storage_key in _LABEL_NAME_KEYS:
             if len(name) > 63 or not _LABEL.match(name):
                 problems.append(_field_error(errors.CauseType.INVALID, "metadata.name", f'Invalid value: "{name}": {_LABEL_MSG}'))
         else:
@@ -149,12 +159,44 @@ def _pod_spec(spec: Any, path: str) -> list[errors.FieldError]:
     return problems
 
 
+# What the API server fills into an autoscaling/v2 HPA's `spec.behavior` when it is given at all
+# (SetDefaults_HorizontalPodAutoscalerBehavior in pkg/apis/autoscaling/v2/defaults.go): each of scaleUp
+# and scaleDown gets every unset field from these rules. scaleDown's stabilizationWindowSeconds stays
+# unset: the HPA controller applies its --horizontal-pod-autoscaler-downscale-stabilization (300 s) then.
+HPA_SCALE_UP_DEFAULTS: Mapping[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+HPA_SCALE_DOWN_DEFAULTS: Mapping[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def default_hpa_behavior(spec: dict[str, Any]) -> None:
+    """Fill `spec.behavior` in place as the API server does (only when `behavior` is present)."""
+    behavior = spec.get("behavior")
+    if not isinstance(behavior, dict):
+        return
+    for key, defaults in (("scaleUp", HPA_SCALE_UP_DEFAULTS), ("scaleDown", HPA_SCALE_DOWN_DEFAULTS)):
+        rules = behavior.get(key)
+        if rules is None:
+            rules = behavior[key] = {}
+        if not isinstance(rules, dict):
+            continue
+        for field, value in defaults.items():
+            if rules.get(field) is None:
+                rules[field] = [dict(p) for p in value] if isinstance(value, list) else value
+
+
 def _hpa(obj: dict[str, Any]) -> list[errors.FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [_field_error(errors.CauseType.REQUIRED, "spec", "Required value")]
     problems = []
     spec.setdefault("minReplicas", 1)
+    default_hpa_behavior(spec)
     ref = spec.get("scaleTargetRef")
     if not isinstance(ref, dict):
         problems.append(_field_error(errors.CauseType.REQUIRED, "spec.scaleTargetRef", "Required value"))
@@ -209,6 +251,10 @@ def prepare(rt: resources.ResourceType, obj: dict[str, Any], old: Mapping[str, A
                 data[k] = base64.b64encode(str(v).encode()).decode()
             obj["data"] = data
         return []
+    if key == "apiregistration.k8s.io/apiservices":
+        return _apiservice(obj)
+    if key.startswith(f"{rbac.GROUP}/"):
+        return rbac.validate(key, obj, old)
     if key == "/services":
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
@@ -226,3 +272,45 @@ def prepare(rt: resources.ResourceType, obj: dict[str, Any], old: Mapping[str, A
                     port.setdefault("targetPort", port.get("port"))
         return []
     return []
+
+
+def _apiservice(obj: dict[str, Any]) -> list[errors.FieldError]:
+    """Default and validate an APIService (apiregistration's strategy); returns its problems."""
+    problems: list[errors.FieldError] = []
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return [errors.FieldError(errors.CauseType.INVALID, "spec", "Invalid value: must be an object")]
+    name = str(obj["metadata"].get("name", ""))
+    group, version = str(spec.get("group") or ""), str(spec.get("version") or "")
+    if not version:
+        problems.append(errors.FieldError(errors.CauseType.REQUIRED, "spec.version", "Required value"))
+    expected = f"{version}.{group}"  # "v1." for the core group
+    if version and name != expected:
+        problems.append(errors.FieldError(errors.CauseType.INVALID, "metadata.name",
+                                          f'Invalid value: "{name}": must be `spec.version+"."+spec.group`: "{expected}"'))
+    service = spec.get("service")
+    if isinstance(service, dict):
+        service.setdefault("port", 443)
+        for key in ("namespace", "name"):
+            if not service.get(key):
+                problems.append(errors.FieldError(errors.CauseType.REQUIRED, f"spec.service.{key}", "Required value"))
+        port = service.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            problems.append(errors.FieldError(errors.CauseType.INVALID, "spec.service.port",
+                                              f"Invalid value: {port!r}: must be between 1 and 65535, inclusive"))
+    for key, top in (("groupPriorityMinimum", 20000), ("versionPriority", 1000)):
+        value = spec.get(key)
+        if service is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= top):
+            problems.append(errors.FieldError(errors.CauseType.INVALID, f"spec.{key}",
+                                              f"Invalid value: {value!r}: must be positive and less than {top + 1}"))
+    bundle = spec.get("caBundle")
+    if bundle:
+        try:
+            base64.b64decode(str(bundle), validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(errors.FieldError(errors.CauseType.INVALID, "spec.caBundle",
+                                              "Invalid value: must be base64-encoded PEM"))
+        if spec.get("insecureSkipTLSVerify"):
+            problems.append(errors.FieldError(errors.CauseType.INVALID, "spec.insecureSkipTLSVerify",
+                                              "Invalid value: true: may not be true if caBundle is present"))
+    return problems

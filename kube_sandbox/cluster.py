@@ -212,7 +212,7 @@ class Cluster:
     # --- create ------------------------------------------------------------------------------------
 
     def create(self, rt: resources.ResourceType, ns: str | None, body: Any,
-               opts: WriteOptions | None = None, *, requester: str | None = None,
+               opts: WriteOptions | None = None, *, requester: reviews.User | None = None,
                applied: Mapping[str, Any] | None = None) -> Outcome:
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
@@ -284,7 +284,7 @@ class Cluster:
             raise errors.bad_request(
                 f'the API version in the data ({api_version}) does not match the expected API version ({rt.api_version})')
 
-    def _review(self, rt: resources.ResourceType, body: dict[str, Any], requester: str | None) -> Outcome:
+    def _review(self, rt: resources.ResourceType, body: dict[str, Any], requester: reviews.User | None) -> Outcome:
         out = dict(body)
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
         out.setdefault("metadata", {})

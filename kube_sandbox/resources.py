@@ -101,6 +101,10 @@ class ResourceType:
                     "verbs": list(SUBRESOURCE_VERBS),
                 }
             )
+        if self.plural == "serviceaccounts" and not self.group:
+            entries.append({"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
+                            "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest",
+                            "verbs": ["create"]})
         if self.scale is not None:
             entries.append(
                 {
@@ -169,6 +173,12 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "services", "Service", short=("svc",), categories=("all",), status=True,
              verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
+    _builtin("", "v1", "endpoints", "Endpoints", short=("ep",)),
+    _builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), categories=("all",), status=True,
              scale=_WORKLOAD_SCALE, generation=True),
@@ -189,7 +199,9 @@ BUILTINS: tuple[ResourceType, ...] = (
 )
 
 # Groups a real cluster always serves even when we define nothing in them (kept out of discovery if empty).
-_PREFERRED_ORDER = ("", "apps", "events.k8s.io", "autoscaling", "coordination.k8s.io", "apiextensions.k8s.io")
+_PREFERRED_ORDER = ("", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+                    "authorization.k8s.io", "autoscaling", "coordination.k8s.io", "discovery.k8s.io",
+                    "rbac.authorization.k8s.io", "apiextensions.k8s.io")
 
 
 @dataclass

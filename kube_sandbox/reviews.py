@@ -1,4 +1,9 @@
-"""TokenReview and SubjectAccessReview answers, configurable by tests (the delegated-auth API).
+"""TokenReview and SubjectAccessReview answers (the delegated-auth API aggregated servers call).
+
+TokenReview authenticates as the sandbox authenticates requests: the admin token, ServiceAccount JWTs
+(signature, expiry, audiences, the account still existing) and tokens a test configured. SubjectAccessReview
+answers from the rules a test configured (first match wins), else from RBAC when the sandbox enforces it,
+else `defaultAllowed`.
 
 Tokens are secrets: they are looked up, never logged, and never echoed back (the answer carries the
 user, not the token — the real API does the same).
@@ -7,27 +12,17 @@ user, not the token — the real API does the same).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from kube_sandbox import errors
+from kube_sandbox import errors, identity, rbac
 
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def render(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"username": self.username, "groups": list(self.groups)}
-        if self.uid:
-            out["uid"] = self.uid
-        if self.extra:
-            out["extra"] = {k: list(v) for k, v in self.extra.items()}
-        return out
+User = identity.User
+# token, audiences -> the user and the audiences it matched, or None (not a token the sandbox knows).
+TokenAuthenticator = Callable[[str, Sequence[str]], "tuple[identity.User, tuple[str, ...]] | None"]
+# The RBAC decision for a review's attributes, or None when RBAC is not enforced.
+Authorizer = Callable[[rbac.Attributes], "rbac.Decision | None"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +85,15 @@ class Reviews:
         self.authenticate_unknown: bool = False
         self._rules: list[AccessRule] = []
         self.default_allowed: bool = True
+        self.authenticator: TokenAuthenticator | None = None
+        self.authorizer: Authorizer | None = None
+
+    def lookup(self, token: str) -> User | None:
+        with self._lock:
+            for known, user in self._tokens.items():
+                if identity.same_secret(token, known):
+                    return user
+        return None
 
     def add_token(self, token: str, user: User) -> None:
         with self._lock:
@@ -119,25 +123,37 @@ class Reviews:
         if not isinstance(token, str) or not token:
             raise errors.invalid("TokenReview", "authentication.k8s.io", "",
                                  [errors.FieldError(errors.CauseType.REQUIRED, "spec.token", "Required value")])
-        with self._lock:
-            user = self._tokens.get(token)
-            if user is None and self.authenticate_unknown:
-                user = User("system:serviceaccount:default:default", groups=("system:serviceaccounts", "system:authenticated"))
+        wanted = tuple(str(a) for a in spec.get("audiences") or ()) or identity.API_AUDIENCES
+        audiences = wanted
+        user = self.lookup(token)
+        error = "token not recognised"
+        if user is None and self.authenticator is not None:
+            try:
+                found = self.authenticator(token, wanted)
+            except identity.TokenError as exc:
+                found, error = None, str(exc)
+            if found is not None:
+                user, audiences = found
+        if user is None and self.authenticate_unknown:
+            user = User("system:serviceaccount:default:default", groups=("system:serviceaccounts", "system:authenticated"))
         status: dict[str, Any] = {"authenticated": user is not None}
         if user is not None:
             status["user"] = user.render()
-            status["audiences"] = list(spec.get("audiences") or [])
+            status["audiences"] = list(audiences)
         else:
-            status["error"] = "token not recognised"
+            status["user"] = {}
+            status["error"] = error
         out = {k: v for k, v in body.items() if k != "spec"}
         out["spec"] = {k: v for k, v in spec.items() if k != "token"}  # never echo the secret
         out["status"] = status
         return out
 
-    def access_review(self, body: dict[str, Any], requester: str | None = None) -> dict[str, Any]:
+    def access_review(self, body: dict[str, Any], requester: User | None = None) -> dict[str, Any]:
         spec = dict(body.get("spec") or {})
         if requester is not None:
-            spec.setdefault("user", requester)
+            # A SelfSubjectAccessReview speaks for the caller, whatever the body says.
+            spec.update(user=requester.username, groups=list(requester.groups), uid=requester.uid,
+                        extra={k: list(v) for k, v in requester.extra.items()})
         if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
             raise errors.invalid(str(body.get("kind") or "SubjectAccessReview"), "authorization.k8s.io", "", [
                 errors.FieldError(errors.CauseType.INVALID, "spec.resourceAttributes",
@@ -145,12 +161,33 @@ class Reviews:
             ])
         with self._lock:
             rule = next((r for r in self._rules if r.matches(spec)), None)
+        decision = None if rule is not None or self.authorizer is None else self.authorizer(review_attributes(spec))
+        if decision is not None:
+            status: dict[str, Any] = {"allowed": decision.allowed}
+            if decision.reason:
+                status["reason"] = decision.reason
+        else:
             allowed = rule.allowed if rule else self.default_allowed
-        status: dict[str, Any] = {"allowed": allowed}
-        if rule and rule.reason:
-            status["reason"] = rule.reason
-        if not allowed:
-            status["denied"] = rule is not None
+            status = {"allowed": allowed}
+            if rule and rule.reason:
+                status["reason"] = rule.reason
+            if not allowed:
+                status["denied"] = rule is not None
         out = dict(body)
         out["status"] = status
         return out
+
+
+def review_attributes(spec: Mapping[str, Any]) -> rbac.Attributes:
+    """The authorizer attributes a SubjectAccessReview spec asks about."""
+    extra = {str(k): tuple(str(x) for x in v or ()) for k, v in (spec.get("extra") or {}).items()}
+    user = User(str(spec.get("user") or ""), str(spec.get("uid") or ""), tuple(str(g) for g in spec.get("groups") or ()),
+                extra)
+    attrs = spec.get("resourceAttributes")
+    if isinstance(attrs, Mapping):
+        return rbac.Attributes(user, str(attrs.get("verb") or ""), True, str(attrs.get("group") or ""),
+                               str(attrs.get("version") or ""), str(attrs.get("resource") or ""),
+                               str(attrs.get("subresource") or ""), str(attrs.get("namespace") or ""),
+                               str(attrs.get("name") or ""))
+    other = spec.get("nonResourceAttributes") or {}
+    return rbac.Attributes(user, str(other.get("verb") or ""), False, path=str(other.get("path") or ""))

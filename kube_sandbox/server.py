@@ -8,6 +8,7 @@ kubectl asks). Private controls live under `/sandbox/` (faults, kubelet, review 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import hmac
 import json
@@ -21,11 +22,16 @@ import yaml
 from aiohttp import web
 
 from kube_sandbox import (
+    aggregation,
     cluster,
     errors,
     faults,
+    hpa_controller,
+    identity,
     kubelet,
     openapi,
+    protobuf,
+    rbac,
     resources,
     reviews,
     selectors,
@@ -49,6 +55,7 @@ VERSION_INFO = {
 }
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/version", "/version/"})
 JSON = "application/json"
+USER = web.RequestKey("user", identity.User)
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
@@ -64,6 +71,21 @@ class Config:
     kubelet: kubelet.Settings = field(default_factory=kubelet.Settings)
     crds: list[dict[str, Any]] = field(default_factory=list)
     seed: int | None = None
+    # Enforce RBAC on every request (anonymous callers are `system:anonymous`). Off: any caller is allowed,
+    # as before (identities are still recognised, for SelfSubjectAccessReview and the aggregation headers).
+    rbac: bool = False
+    # Run the HPA controller (autoscaling/v2, External metrics) every `hpa_sync_period` seconds.
+    hpa_controller: bool = False
+    hpa_sync_period: float = 15.0
+    # Seconds between availability checks of every APIService (kube-aggregator re-checks periodically too).
+    aggregation_recheck: float = 30.0
+    # Serve HTTPS (a certificate from the cluster CA) and accept client certificates of the client CA as
+    # identities. Needed for kubectl under RBAC: client-go sends no bearer token to a plain-HTTP server.
+    tls: bool = False
+
+    @property
+    def admin_token(self) -> str:
+        return self.token or identity.DEFAULT_ADMIN_TOKEN
 
 
 def _bool(value: str | None, name: str) -> bool:
@@ -128,6 +150,10 @@ class Server:
         self.config = config or Config()
         self.faults = faults.Faults(seed=self.config.seed)
         self.reviews = reviews.Reviews()
+        self.authority = identity.Authority()
+        self.aggregator: aggregation.Aggregator | None = None
+        self.hpa: hpa_controller.Controller | None = None
+        self._aggregating = False
         self.kubelet_settings = self.config.kubelet
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,7 +166,8 @@ class Server:
     @property
     def base_url(self) -> str:
         host = self.config.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -162,20 +189,142 @@ class Server:
         crd_rt = self.cluster.rt("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         for crd in self.config.crds:
             self.cluster.create(crd_rt, None, crd, cluster.WriteOptions(manager="ebb-sandbox"))
+        self._bootstrap_identity()
+        self.aggregator = aggregation.Aggregator(self.cluster, self.authority, recheck=self.config.aggregation_recheck)
         app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[self._middleware])
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True,
+                           ssl_context=self.authority.serving_context() if self.config.tls else None)
         await site.start()
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+        self.aggregator.start()
+        if self.config.hpa_controller:
+            self.hpa = hpa_controller.Controller(
+                self.base_url, self.controller_token(), self.config.hpa_sync_period,
+                ssl_context=self.authority.trusting_context() if self.config.tls else None)
+            self.hpa.start()
+
+    def _bootstrap_identity(self) -> None:
+        """What kube-apiserver creates at start: RBAC bootstrap policy, the auth ConfigMap, controller accounts."""
+        self.reviews.authenticator = self._token_user
+        self.reviews.authorizer = self._rbac_decision
+        opts = cluster.WriteOptions(manager="kube-apiserver")
+        for key, obj in rbac.bootstrap():
+            group, plural = key.split("/", 1)
+            self.cluster.create(self.cluster.rt(group, "v1", plural), obj["metadata"].get("namespace"), obj, opts)
+        self.cluster.store.subscribe(self._on_rbac_event)
+        self._aggregate_cluster_roles()
+        self.cluster.create(self.cluster.rt("", "v1", "configmaps"), identity.AUTH_CONFIGMAP_NAMESPACE, {
+            "metadata": {"name": identity.AUTH_CONFIGMAP_NAME, "namespace": identity.AUTH_CONFIGMAP_NAMESPACE},
+            "data": self.authority.authentication_configmap_data()}, opts)
+        apiservices = self.cluster.rt("apiregistration.k8s.io", "v1", "apiservices")
+        for group, version, priority in _local_group_versions(self.cluster.registry):
+            # kube-apiserver's autoregister controller: every built-in group/version is a Local APIService.
+            self.cluster.create(apiservices, None, {
+                "metadata": {"name": f"{version}.{group}",
+                             "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+                "spec": {"group": group, "version": version, "groupPriorityMinimum": priority,
+                         "versionPriority": 15}}, opts)
+        self.cluster.create(self.cluster.rt("", "v1", "serviceaccounts"), rbac.HPA_CONTROLLER_NAMESPACE, {
+            "metadata": {"name": rbac.HPA_CONTROLLER_ACCOUNT, "namespace": rbac.HPA_CONTROLLER_NAMESPACE}},
+            cluster.WriteOptions(manager="kube-controller-manager"))
+
+    def controller_token(self) -> str:
+        """A token for the HPA controller's ServiceAccount (kube-system/horizontal-pod-autoscaler)."""
+        return self.issue_token(rbac.HPA_CONTROLLER_NAMESPACE, rbac.HPA_CONTROLLER_ACCOUNT,
+                                seconds=10 * 365 * 24 * 3600)
+
+    def issue_token(self, namespace: str, name: str, *, audiences: tuple[str, ...] = identity.API_AUDIENCES,
+                    seconds: int = identity.DEFAULT_TOKEN_SECONDS) -> str:
+        """A ServiceAccount token (the TokenRequest API's answer); the account must exist. Loop thread only."""
+        record = self.cluster.get(self.cluster.rt("", "v1", "serviceaccounts"), namespace, name)
+        token, _ = self.authority.issue_token(record.obj, audiences=audiences, seconds=seconds, now=self.cluster.clock())
+        return token
+
+    def _account(self, namespace: str, name: str) -> storage.Record | None:
+        return self.cluster.store.get("/serviceaccounts", namespace, name)
+
+    def _token_user(self, token: str, audiences: Any) -> tuple[identity.User, tuple[str, ...]] | None:
+        """The admin token or a ServiceAccount JWT; None for a token the sandbox never issued."""
+        if identity.same_secret(token, self.config.admin_token):
+            return identity.ADMIN, tuple(audiences)
+        if token.count(".") != 2:
+            return None
+        return self.authority.verify_token(token, self._account, audiences=tuple(audiences))
+
+    def _rbac_decision(self, attrs: rbac.Attributes) -> rbac.Decision | None:
+        return rbac.authorize(self.cluster.store, attrs) if self.config.rbac else None
+
+    def _on_rbac_event(self, event: storage.Event) -> None:
+        if event.key == rbac.CLUSTER_ROLES and not self._aggregating:
+            self._aggregating = True
+            self.cluster.defer(self._aggregate_cluster_roles)
+
+    def _aggregate_cluster_roles(self) -> None:
+        """The clusterrole-aggregation controller: aggregated ClusterRoles carry their selected roles' rules."""
+        self._aggregating = True
+        try:
+            for _ in range(10):  # roles aggregating aggregated roles settle in a few passes
+                changed = False
+                for record in list(self.cluster.store.items(rbac.CLUSTER_ROLES, None)):
+                    rules = rbac.aggregated_rules(self.cluster.store, record.obj)
+                    if rules is None or rules == record.obj.get("rules"):
+                        continue
+
+                    def change(obj: dict[str, Any], rules: list[dict[str, Any]] = rules) -> None:
+                        obj["rules"] = rules
+
+                    changed |= self.cluster.internal_update(rbac.CLUSTER_ROLES, "", record.obj["metadata"]["name"],
+                                                            change, manager="clusterrole-aggregation-controller")
+                if not changed:
+                    break
+        finally:
+            self._aggregating = False
+
+    def authenticate(self, request: web.Request) -> identity.User:
+        """Who sent `request` (401 when its credentials are bad or required and missing)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        given = given.strip()
+        open_path = request.path in OPEN_PATHS
+        peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+        if peer:
+            # Verified against the client CA by the TLS handshake (CERT_OPTIONAL); x509 comes before tokens.
+            certified = identity.certificate_user(peer)
+            if certified is not None:
+                return certified
+        if scheme.lower() != "bearer" or not given:
+            if self.config.token is not None and not open_path:
+                raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
+            return identity.ANONYMOUS if self.config.rbac else identity.ADMIN
+        user = self.reviews.lookup(given)
+        if user is None:
+            try:
+                found = self._token_user(given, identity.API_AUDIENCES)
+            except identity.TokenError:
+                found = None
+            user = found[0] if found else None
+        if user is None:
+            if open_path:
+                return identity.ANONYMOUS
+            if self.config.token is not None or self.config.rbac:
+                raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
+            return identity.ADMIN  # the permissive default: any token is the admin
+        return user
 
     async def stop(self) -> None:
         if self._runner is None:
             return
+        if self.hpa is not None:
+            await self.hpa.stop()
+            self.hpa = None
+        if self.aggregator is not None:
+            await self.aggregator.close()
         self.hub.close_all()
         await asyncio.sleep(0)
         await self._runner.cleanup()
@@ -239,11 +388,16 @@ class Server:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         try:
-            if self.config.token is not None and request.path not in OPEN_PATHS:
-                header = request.headers.get("Authorization", "")
-                scheme, _, given = header.partition(" ")
-                if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.config.token.encode()):
-                    raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
+            if request.path.startswith("/sandbox/") or request.path == "/sandbox":
+                self._check_control_token(request)
+            else:
+                user = self.authenticate(request)
+                request[USER] = user
+                if self.config.rbac:
+                    attrs = rbac.request_attributes(user, request.method, request.path, request.query)
+                    decision = rbac.authorize(self.cluster.store, attrs)
+                    if not decision.allowed:
+                        raise rbac.forbidden(attrs, decision.reason)
             response: web.StreamResponse = await handler(request)
             return response
         except errors.ApiError as exc:
@@ -255,6 +409,13 @@ class Server:
         except Exception as exc:
             log.exception("sandbox request failed: %s %s", request.method, request.path)
             return _error_response(errors.ApiError(500, errors.Reason.INTERNAL_ERROR, f"internal error: {type(exc).__name__}"))
+
+    def _check_control_token(self, request: web.Request) -> None:
+        if self.config.token is None:
+            return
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.config.token.encode()):
+            raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
 
     # --- routing -----------------------------------------------------------------------------------
 
@@ -301,13 +462,20 @@ class Server:
             group, version, rest = "", segments[1], segments[2:]
         else:
             if len(segments) == 1:
-                return _json_response(registry.api_group_list())
+                return _json_response(self._api_group_list())
             group = segments[1]
+            assert self.aggregator is not None
             if len(segments) == 2:
                 if not registry.has_group(group):
-                    raise errors.unknown_path()
+                    versions = self.aggregator.groups().get(group)
+                    if not versions:
+                        raise errors.unknown_path()
+                    return _json_response(_aggregated_group(group, versions))
                 return _json_response(registry.api_group(group))
             version, rest = segments[2], segments[3:]
+            remote = self.aggregator.remote(group, version)
+            if remote is not None:
+                return await self.aggregator.proxy(request, remote, request[USER])
         if not registry.has_group_version(group, version):
             raise errors.unknown_path()
         if not rest:
@@ -316,6 +484,16 @@ class Server:
             return _json_response(registry.resource_list(group, version))
         target = self._target(group, version, rest)
         return await self._resource(request, target)
+
+    def _api_group_list(self) -> dict[str, Any]:
+        """Served groups, then the aggregated ones (by APIService) that the sandbox does not serve itself."""
+        listing = self.cluster.registry.api_group_list()
+        assert self.aggregator is not None
+        for group, versions in sorted(self.aggregator.groups().items()):
+            if not self.cluster.registry.has_group(group):
+                doc = _aggregated_group(group, versions)
+                listing["groups"].append({k: v for k, v in doc.items() if k not in ("kind", "apiVersion")})
+        return listing
 
     def _target(self, group: str, version: str, rest: list[str]) -> _Target:
         namespace: str | None = None
@@ -332,7 +510,8 @@ class Server:
         sub = rest[2] if len(rest) > 2 else ""
         if sub == "finalize" and rt.plural == "namespaces":
             sub = "status"
-        if sub and not ((sub == "status" and rt.status) or (sub == "scale" and rt.scale is not None)):
+        token = sub == "token" and rt.storage_key == "/serviceaccounts"
+        if sub and not ((sub == "status" and rt.status) or (sub == "scale" and rt.scale is not None) or token):
             raise errors.unknown_path()
         if rt.namespaced and namespace is None and name is not None:
             raise errors.unknown_path()
@@ -355,6 +534,10 @@ class Server:
         raise errors.method_not_allowed()
 
     async def _resource(self, request: web.Request, target: _Target) -> web.StreamResponse:
+        if target.subresource == "token":
+            if request.method != "POST" or target.name is None:
+                raise errors.method_not_allowed()
+            return await self._token_request(request, target)
         verb = self._verb(request, target)
         rt = target.rt
         allowed = rt.verbs if not target.subresource else resources.SUBRESOURCE_VERBS
@@ -509,7 +692,10 @@ class Server:
             if transport is not None:
                 transport.abort()  # no terminating chunk: the client sees a broken stream
             return response
-        await response.write_eof()
+        # The client may hang up between the last event and the terminating chunk (a watch closed as the
+        # client stops): that ends the stream as well, so it is nothing to report.
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
         return response
 
     # --- writes ------------------------------------------------------------------------------------
@@ -519,6 +705,15 @@ class Server:
         if not raw:
             return None
         content_type = request.content_type
+        if content_type == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.UnsupportedKind as exc:
+                raise errors.unsupported_media_type(
+                    f"{content_type} (of {exc}: the sandbox decodes protobuf for Secret, ConfigMap and DeleteOptions)",
+                    [JSON, "application/yaml", *list(cluster.PatchType.ALL)]) from exc
+            except protobuf.DecodeError as exc:
+                raise errors.bad_request(f"error decoding the protobuf request body: {exc}") from exc
         if "protobuf" in content_type or "cbor" in content_type:
             raise errors.unsupported_media_type(content_type, [JSON, "application/yaml", *list(cluster.PatchType.ALL)])
         try:
@@ -539,8 +734,32 @@ class Server:
         return cluster.WriteOptions(dry_run=bool(dry_run), manager=_manager(request), field_validation=validation,
                                     force=_bool(request.query.get("force"), "force"))
 
-    def _requester(self, request: web.Request) -> str:
-        return "system:admin"
+    def _requester(self, request: web.Request) -> identity.User:
+        return request.get(USER) or identity.ADMIN
+
+    async def _token_request(self, request: web.Request, target: _Target) -> web.Response:
+        """`POST …/serviceaccounts/NAME/token` (authentication.k8s.io/v1 TokenRequest)."""
+        assert target.name is not None and target.namespace is not None
+        body = await self._body(request) or {}
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a TokenRequest object")
+        spec = dict(body.get("spec") or {})
+        seconds = spec.get("expirationSeconds", identity.DEFAULT_TOKEN_SECONDS)
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < identity.MIN_TOKEN_SECONDS:
+            raise errors.invalid("TokenRequest", "authentication.k8s.io", target.name, [errors.FieldError(
+                errors.CauseType.INVALID, "spec.expirationSeconds",
+                f"Invalid value: {seconds!r}: may not specify a duration less than 10 minutes")])
+        audiences = tuple(str(a) for a in spec.get("audiences") or ()) or identity.API_AUDIENCES
+        record = self.cluster.get(target.rt, target.namespace, target.name)
+        token, expires = self.authority.issue_token(record.obj, audiences=audiences, seconds=seconds,
+                                                    now=self.cluster.clock())
+        return _json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": target.name, "namespace": target.namespace, "creationTimestamp": None},
+            "spec": {"audiences": list(audiences), "expirationSeconds": seconds,
+                     "boundObjectRef": spec.get("boundObjectRef")},
+            "status": {"token": token, "expirationTimestamp": cluster.timestamp(expires)},
+        }, 201)
 
     async def _write(self, request: web.Request, target: _Target, verb: str) -> web.Response:
         rt = target.rt
@@ -691,3 +910,16 @@ class Server:
                 raise errors.bad_request("reviews.defaultAllowed: expected true or false")
             self.reviews.set_rules([reviews.parse_rule(r, f"reviews.rules[{n}]") for n, r in enumerate(raw_rules)],
                                    default_allowed=default_allowed)
+
+
+def _aggregated_group(group: str, versions: list[tuple[int, str]]) -> dict[str, Any]:
+    listed = [{"groupVersion": f"{group}/{v}", "version": v} for _, v in versions]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
+def _local_group_versions(registry: resources.Registry) -> list[tuple[str, str, int]]:
+    """(group, version, groupPriorityMinimum) of every built-in group/version, core first."""
+    seen: dict[tuple[str, str], int] = {}
+    for rt in resources.BUILTINS:
+        seen.setdefault((rt.group, rt.version), 18000 if not rt.group else 17000 - 100 * len(seen))
+    return [(g, v, p) for (g, v), p in seen.items() if registry.has_group_version(g, v)]

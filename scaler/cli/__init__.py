@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "scalers": "scaler.cli.commands.scalers",
     "sandbox": "kube_sandbox.cli",
     "operator": "scaler.cli.commands.operator",
+    "adapter": "scaler.cli.commands.adapter",
     "demo": "scaler.cli.commands.demo",
 }
 

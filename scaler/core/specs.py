@@ -228,8 +228,8 @@ class TriggerAuthenticationSpec:
 #   rejected by the API server, so it is an error here too, naming the key and saying to quote it. The
 #   value itself is never echoed: metadata may hold credentials.
 # * Sections of a TriggerAuthentication Ebb cannot resolve (vaults, cloud secret managers, oauth2,
-#   bound service-account tokens, filePath) are *warnings*: the object is valid for KEDA's API, and a
-#   parameter they would have supplied shows up as a precise "missing parameter" from the scaler check.
+#   bound service-account tokens, filePath) are *errors* ("not supported by Ebb"): the CRD stores them,
+#   as KEDA's does, and Ebb reports them later, as the ScaledObject's Ready=False and in `ebb validate`.
 # * The formula is compiled with `scaler.core.formulas` over the named non-cpu/memory triggers and run once
 #   with every value -1, as KEDA's webhook does.
 # * Bounded work per object (Ebb's limits; KEDA has none, the API server only caps an object at about
@@ -1221,10 +1221,12 @@ def check_trigger_authentication(
             continue
         if section == "oauth2":
             _check_oauth2(c, spec_body.get("oauth2"))
-        c.warn(
+        # KEDA's CRD stores it (so does Ebb's), but Ebb cannot resolve it: rejected here, so a ScaledObject
+        # using this authentication is Ready=False and `ebb validate` fails, naming the field.
+        c.error(
             f"spec.{section}",
-            "Ebb cannot resolve this source; parameters it would supply will be missing for the triggers "
-            "that use this authentication",
+            "is not supported by Ebb (it resolves secretTargetRef, configMapTargetRef and env); the "
+            "parameters this source would supply cannot be obtained",
         )
 
     if c.has_errors:

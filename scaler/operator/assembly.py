@@ -6,8 +6,12 @@ scale loop finishes the tick it is in (no half-done writes) and stops, the Lease
 scalers' shared connections and the API session are closed.
 
 With leader election (`--leader-election`), every replica keeps `/healthz`, `/readyz` and `/metrics`
-up, and only the holder of the `coordination.k8s.io/v1` Lease runs kopf and the scale loops: kopf is
-started when the Lease is won (it resumes every ScaledObject) and stopped when it is lost.
+up, and only the holder of the `coordination.k8s.io/v1` Lease runs the reflectors (`kube.Informers`),
+kopf and the scale loops: they start when the Lease is won (the cache is listed afresh, kopf resumes
+every ScaledObject) and stop when it is lost — within `lease_duration - renew_deadline`, anything left
+cancelled — after which the cache is emptied. Every write goes through `kube.Fenced`, which refuses it
+once this replica no longer holds the Lease. SIGTERM/SIGINT set the stop flag; kopf takes them for each
+term and they are taken back when it ends. See README "Control loop invariants".
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from scaler.core import specs
 from scaler.operator import (
+    api_service,
+    dashboard_server,
     decision_log,
     handlers,
     heap,
@@ -32,12 +40,18 @@ from scaler.operator import (
     leader_election,
     leases,
     operator_metrics,
+    readings,
+    readings_service,
     reconciling,
     scale_loop,
 )
 from scalers import connections, registry
 
 logger = logging.getLogger("ebb.operator")
+
+
+def _never() -> bool:
+    return False
 
 _LEASE_DURATION = leader_election.DEFAULT_LEASE_DURATION
 _RENEW_DEADLINE = leader_election.DEFAULT_RENEW_DEADLINE
@@ -65,6 +79,9 @@ class Settings:
     # Settle the heap once the loops stop changing (`scaler.operator.heap`): full collections stop walking the
     # long-lived objects, which took 250 ms per walk at 1,000 ScaledObjects.
     keep_heap: bool = True
+    # The dashboard's bearer token (`scaler.operator.dashboard_server`): None leaves it open.
+    http_token_file: str | None = None
+    http_token_on_loopback: bool = False
 
 
 class Operator:
@@ -97,16 +114,40 @@ class Operator:
         self._kopf_stop: asyncio.Event | None = None
         self._runtime: handlers.Runtime | None = None
         self._stop: asyncio.Event | None = None
+        self._signals: set[signal.Signals] = set()
+        self.fenced: kube.Fenced | None = None
         self.started = asyncio.Event()
+        self.dashboard: dashboard_server.Dashboard | None = None
         self.heap = heap.HeapKeeper()
+        # What every tick measured, served to the external metrics API (`ebb adapter`).
+        self.readings = readings.Readings(clock)
+        self.advertiser: readings_service.Advertiser | None = None
+        # Who owns v1beta1.external.metrics.k8s.io, as seen at the start of the last leadership (HPA mode).
+        self.api_service: api_service.Outcome | None = None
+        self._api_service_task: asyncio.Task[None] | None = None
 
     # -- leadership ---------------------------------------------------------------------------------
 
+    def may_write(self) -> bool:
+        """The write fence (`kube.Fenced`): with leader election, only while this replica holds the Lease
+        (`LeaderElector.holds_lease`); without it, always."""
+        if self.elector is None:
+            return True
+        return self.elector.holds_lease()
+
     async def _start_acting(self) -> None:
-        assert self._runtime is not None and self._stop is not None
+        assert self._runtime is not None and self._stop is not None and self.api is not None
         if self._kopf_task is not None and not self._kopf_task.done():
             return
         self.health.leading, self.health.standby = True, False
+        informers = kube.Informers(self.api, self.watched, self.settings.namespaces)
+        self._runtime.informers = informers
+        self.health.listed = informers.synced.is_set
+        requeue = handlers.Requeue(self._runtime, first_delay=self.settings.retry_delay)
+        self._runtime.requeue = requeue
+        await informers.start()
+        if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
+            self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         self._kopf_stop = stop_flag
         task = asyncio.create_task(
@@ -131,9 +172,28 @@ class Operator:
         waiter.cancel()
         self.health.synced = ready_flag.is_set()
 
+    async def _check_api_service(self, api: kube.ApiKube) -> None:
+        """HPA mode needs Ebb's adapter behind the external metrics APIService: say so when it is not."""
+        try:
+            outcome = await api_service.check(api, ca_pem=None, service=None)
+        except kube.ApiError as error:
+            logger.warning("operator: cannot read APIService %s: %s", api_service.NAME, error)
+            return
+        self.api_service = outcome
+        if outcome.warning:
+            logger.warning("operator: %s", outcome.warning)
+        elif "does not exist" in outcome.note:
+            logger.warning("operator: %s; HPA mode needs `ebb adapter` registered there, or use --scaling-mode direct",
+                           outcome.note)
+
     async def _stop_acting(self) -> None:
+        if self._api_service_task is not None and not self._api_service_task.done():
+            self._api_service_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._api_service_task
         self.health.leading = False
         self.health.synced = False
+        self.health.listed = _never
         if self._kopf_stop is not None:
             self._kopf_stop.set()
         if self._kopf_task is not None:
@@ -141,21 +201,77 @@ class Operator:
                 await asyncio.wait_for(asyncio.shield(self._kopf_task), self.settings.shutdown_timeout / 2)
             if not self._kopf_task.done():
                 self._kopf_task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self._kopf_task
+            # kopf took SIGTERM/SIGINT for its own stop flag and leaves its handlers behind: take them back.
+            self._handle_signals()
+        runtime = self._runtime
+        if runtime is not None and runtime.requeue is not None:
+            await runtime.requeue.stop()
         if self.loops is not None:
             await self.loops.stop_all()
+        if runtime is not None and runtime.informers is not None:
+            await runtime.informers.stop()
         if self.settings.leader_election and not self.health.stopping:
             self.health.standby = True
+
+    async def _lost_leadership(self) -> None:
+        """The term ended: stop acting within the margin the election leaves before anyone else may take
+        over (`lease_duration - renew_deadline`). The write fence already refuses every write; what is
+        still running after the margin is cancelled."""
+        assert self.elector is not None
+        margin = self.elector.stop_margin
+        try:
+            async with asyncio.timeout(margin):
+                await self._stop_acting()
+        except TimeoutError:
+            logger.warning("operator: stopping after the lost Lease took longer than %.1f s; cancelled", margin)
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Cancel whatever of the term is still running (the fence already keeps it from writing)."""
+        self.health.leading = False
+        if self._kopf_task is not None and not self._kopf_task.done():
+            self._kopf_task.cancel()
+        runtime = self._runtime
+        if runtime is not None and runtime.requeue is not None:
+            runtime.requeue.abandon()
+        if self.loops is not None:
+            self.loops.abandon()
+        if runtime is not None and runtime.informers is not None:
+            runtime.informers.abandon()
+        if self.settings.leader_election and not self.health.stopping:
+            self.health.standby = True
+
+    def _handle_signals(self) -> None:
+        """SIGTERM and SIGINT set the stop flag (in the main thread only, where asyncio can take signals)."""
+        if self._stop is None or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._stop.set)
+                self._signals.add(signum)
+
+    def _release_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        self._signals.clear()
 
     # -- running ------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         self._stop = stop
+        self._handle_signals()
         connection = self.connection or kube.discover(settings.kubeconfig, context=settings.context)
         self.connection = connection
         api = self.api = kube.ApiKube(connection)
+        fenced = self.fenced = kube.Fenced(api, self.may_write)
         loop_ctx = scale_loop.LoopContext(
-            api=api,
+            api=fenced,
             watched=self.watched,
             scalers=self.scalers,
             clients=self.clients,
@@ -167,10 +283,12 @@ class Operator:
             cluster_object_namespace=settings.cluster_object_namespace,
             default_mode=settings.scaling_mode,
             leading=lambda: self.health.leading,
+            readings=self.readings,
         )
         self.loops = scale_loop.Loops(loop_ctx)
+        self.health.stalled = self.loops.stalled
         context = reconciling.Context(
-            api=api,
+            api=fenced,
             watched=self.watched,
             loops=self.loops,
             scalers=self.scalers,
@@ -178,17 +296,37 @@ class Operator:
             cluster_object_namespace=settings.cluster_object_namespace,
         )
         self._runtime = handlers.Runtime(connection, context, retry_delay=settings.retry_delay)
+        self.watched.subscribe_changes(self._on_change)
         runner = None
         lease_api: leases.HttpLeaseApi | None = None
         elector_task: asyncio.Task[None] | None = None
         heap_task = None
+        advertiser_task: asyncio.Task[None] | None = None
         if settings.keep_heap:
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
                 app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                self.dashboard = dashboard_server.Dashboard(
+                    watched=self.watched, decisions=self.decisions, health=self.health, clock=self._clock,
+                    identity=settings.identity, default_mode=settings.scaling_mode.value)
+                token = dashboard_server.read_token(settings.http_token_file) if settings.http_token_file else None
+                dashboard_server.install(app, self.dashboard, token=token,
+                                         token_on_loopback=settings.http_token_on_loopback)
+                local = readings_service.LocalReadings(
+                    self.readings, lambda: self.loops, api, lambda: self.health.leading
+                )
+                readings_service.add_routes(app, local)
                 runner = await http_server.serve(app, settings.http_host, settings.http_port)
                 self.port = http_server.bound_port(runner)
+                self.advertiser = readings_service.Advertiser(
+                    api,
+                    namespace=settings.lease_namespace or connection.namespace,
+                    identity=settings.identity,
+                    url=readings_service.advertised_url(settings.http_host, self.port, os.environ),
+                    acting=lambda: self.health.leading,
+                )
+                advertiser_task = asyncio.create_task(self.advertiser.run(), name="readings-advertiser")
             logger.info("operator: cluster %s (%s)", connection.server, connection.source)
             if settings.leader_election:
                 ssl_context = connection.ssl_context()
@@ -206,7 +344,7 @@ class Operator:
                     renew_deadline=settings.renew_deadline,
                     retry_period=settings.retry_period,
                     on_started_leading=self._start_acting,
-                    on_stopped_leading=self._stop_acting,
+                    on_stopped_leading=self._lost_leadership,
                 )
                 self.health.standby = True
                 elector_task = asyncio.create_task(self.elector.run(), name="leader-election")
@@ -215,11 +353,21 @@ class Operator:
             self.started.set()
             await stop.wait()
         finally:
+            if advertiser_task is not None:
+                advertiser_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await advertiser_task
             if heap_task is not None:
                 heap_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heap_task
             await self._shutdown(runner, elector_task, lease_api)
+            self._release_signals()
+
+    def _on_change(self, kind: str, previous: Any, current: Any) -> None:
+        runtime = self._runtime
+        if runtime is not None and runtime.requeue is not None and self.health.leading:
+            runtime.requeue.on_change(kind, previous, current)
 
     async def _keep_heap(self) -> None:
         """Settle the heap (`scaler.operator.heap`) once the set of scale loops stops changing, and now and then."""

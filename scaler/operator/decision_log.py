@@ -218,7 +218,7 @@ def _with_run(text: str, repeated: int, last: Mapping[str, Any]) -> str:
 
 
 class _Ring:
-    __slots__ = ("blobs", "last", "nbytes", "reference", "repeated", "run_last")
+    __slots__ = ("blobs", "last", "nbytes", "records", "reference", "repeated", "run_last")
 
     def __init__(self) -> None:
         self.blobs: collections.deque[bytes] = collections.deque()
@@ -227,6 +227,7 @@ class _Ring:
         self.last: Mapping[str, Any] | None = None  # the newest entry as recorded (to spot repeats)
         self.repeated = 1  # how many decisions the newest entry stands for
         self.run_last: Mapping[str, Any] | None = None  # the newest repeat's times
+        self.records = 0  # decisions recorded so far (the dashboard's cache key)
 
     def pack(self, text: str) -> bytes:
         data = text.encode()
@@ -282,7 +283,8 @@ class DecisionLog:
         ring = self._rings.get(key)
         if ring is None:
             ring = self._rings[key] = _Ring()
-        elif ring.blobs and ring.last is not None and _same_decision(entry, ring.last):
+        ring.records += 1
+        if ring.blobs and ring.last is not None and _same_decision(entry, ring.last):
             ring.repeated += 1
             ring.run_last = {k: entry.get(k) for k in _TIME_KEYS}
             return
@@ -350,6 +352,12 @@ class DecisionLog:
     def count(self, namespace: str, name: str) -> int:
         ring = self._rings.get((namespace, name))
         return len(ring.blobs) if ring is not None else 0
+
+    def records(self, namespace: str, name: str) -> int:
+        """How many decisions were recorded for `namespace/name` so far (0 if none): it changes with every
+        `record`, so a reader can tell whether anything changed without reading the entries."""
+        ring = self._rings.get((namespace, name))
+        return ring.records if ring is not None else 0
 
     def __contains__(self, key: object) -> bool:
         return key in self._rings

@@ -6,10 +6,13 @@
 * `on.resume` / `on.create` / `on.update` for ScaledObjects → `reconciling.reconcile` (a missing target
   or a referenced object not seen yet is retried after `retry_delay`); `on.delete` →
   `reconciling.finalize`. KEDA's finalizer name (`finalizer.keda.sh`) is the one kopf manages;
-* `on.event` for ScaledObjects, Deployments, StatefulSets, HPAs, Secrets, ConfigMaps and
-  (Cluster)TriggerAuthentications → `kube.Watched`, which the scale loops read instead of the API. A
-  changed Secret raises `Watched.inputs_version`, so the loops that use it rebuild their triggers on
-  their next tick, without a restart.
+  Every handler first waits until every watched resource has been listed once (`kube.Informers`);
+* the objects the scale loops and the reconciler read (ScaledObjects, Deployments, StatefulSets, HPAs,
+  Secrets, ConfigMaps, (Cluster)TriggerAuthentications) come from `kube.Informers` (list, then watch; a
+  re-list replaces the cache) into `kube.Watched`, not from kopf. A changed Secret raises
+  `Watched.inputs_version`, so the loops that use it rebuild their triggers on their next tick;
+* `Requeue`: a ScaledObject left invalid is reconciled again with backoff, and at once when something
+  it may depend on changes; an owned HPA someone edited or deleted is put back.
 
 `settings()` keeps kopf's bookkeeping out of the ScaledObject's metadata (it lives in `status.ebb`, so
 the HPA built from the ScaledObject's annotations carries no kopf annotation) and turns off kopf's own
@@ -19,6 +22,7 @@ Events (the operator posts KEDA's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -32,15 +36,9 @@ from scaler.operator import kube, reconciling
 logger = logging.getLogger("ebb.handlers")
 
 RETRY_DELAY = 5.0
-
-_WATCHED = (
-    ("apps", "v1", "deployments", kube.DEPLOYMENT),
-    ("apps", "v1", "statefulsets", kube.STATEFUL_SET),
-    ("", "v1", "secrets", kube.SECRET),
-    ("", "v1", "configmaps", kube.CONFIG_MAP),
-    (kube.KEDA_GROUP, kube.KEDA_VERSION, "triggerauthentications", kube.TRIGGER_AUTHENTICATION),
-    (kube.KEDA_GROUP, kube.KEDA_VERSION, "clustertriggerauthentications", kube.CLUSTER_TRIGGER_AUTHENTICATION),
-)
+# An invalid ScaledObject is reconciled again after RETRY_DELAY, doubling up to this (and at once when
+# something it may depend on changes).
+MAX_REQUEUE_DELAY = 300.0
 
 
 @dataclasses.dataclass
@@ -48,6 +46,9 @@ class Runtime:
     connection: kube.Connection
     context: reconciling.Context
     retry_delay: float = RETRY_DELAY
+    # The reflectors filling `context.watched` this term; handlers wait until every resource was listed.
+    informers: kube.Informers | None = None
+    requeue: Requeue | None = None
 
 
 def settings(*, finalizer: str = "finalizer.keda.sh") -> kopf.OperatorSettings:
@@ -67,8 +68,7 @@ def settings(*, finalizer: str = "finalizer.keda.sh") -> kopf.OperatorSettings:
 
 
 class _QuietWatchHandlers(logging.Filter):
-    """Drops kopf's "Handler 'watch-…' succeeded." line: the watch handlers only file the body away, and
-    with 1,000 ScaledObjects that line came 100 times a second."""
+    """Drops kopf's "Handler 'watch-…' succeeded." line (kept for handlers an embedding program adds)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg
@@ -90,10 +90,167 @@ def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(body)
 
 
+def _ready(body: Mapping[str, Any]) -> bool:
+    for item in (body.get("status") or {}).get("conditions") or []:
+        if isinstance(item, Mapping) and item.get("type") == "Ready":
+            return item.get("status") == "True"
+    return False
+
+
+def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an HPA changed in what a conflict check reads: its target, owners or annotations."""
+    def claims(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        meta = body.get("metadata") or {}
+        return ((body.get("spec") or {}).get("scaleTargetRef"), meta.get("ownerReferences"), meta.get("annotations"))
+
+    return claims(before) != claims(after)
+
+
+class Requeue:
+    """Reconciles ScaledObjects outside kopf's handlers, one task per ScaledObject:
+
+    * `backoff(key)`: an invalid ScaledObject is tried again after `first_delay`, doubling up to
+      `MAX_REQUEUE_DELAY` (KEDA's controller requeues with backoff);
+    * `soon(key)`: at once, when something it may depend on changed (`on_change`): another ScaledObject
+      or an HPA in its namespace was added, changed or deleted, a (Cluster)TriggerAuthentication, Secret
+      or ConfigMap changed — only ScaledObjects that are not Ready are re-checked; and an owned HPA that
+      someone edited or deleted is put back, as KEDA does.
+
+    A reconcile under way is never cancelled; a request arriving during it runs once more after it."""
+
+    def __init__(self, runtime: Runtime, *, first_delay: float, max_delay: float = MAX_REQUEUE_DELAY) -> None:
+        self.runtime = runtime
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._sleeping: dict[tuple[str, str], tuple[asyncio.Task[None], float]] = {}
+        self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+        self._attempts: dict[tuple[str, str], int] = {}
+        self.reconciles = 0
+
+    def backoff(self, key: tuple[str, str]) -> float:
+        attempt = self._attempts.get(key, 0)
+        self._attempts[key] = attempt + 1
+        delay = min(self.first_delay * 2.0**attempt, self.max_delay)
+        self._schedule(key, delay)
+        return delay
+
+    def settled(self, key: tuple[str, str]) -> None:
+        self._attempts.pop(key, None)
+        sleeping = self._sleeping.pop(key, None)
+        if sleeping is not None:
+            sleeping[0].cancel()
+
+    def soon(self, key: tuple[str, str]) -> None:
+        self._schedule(key, 0.0)
+
+    def _schedule(self, key: tuple[str, str], delay: float) -> None:
+        if key in self._running:
+            if delay == 0.0:
+                self._again.add(key)
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        sleeping = self._sleeping.get(key)
+        if sleeping is not None:
+            if sleeping[1] <= due:
+                return
+            sleeping[0].cancel()
+        task = asyncio.create_task(self._after(key, delay), name=f"requeue {key[0]}/{key[1]}")
+        self._sleeping[key] = (task, due)
+
+    async def _after(self, key: tuple[str, str], delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._sleeping.get(key, (None, 0.0))[0] is asyncio.current_task():
+            del self._sleeping[key]
+        running = asyncio.create_task(self._reconcile(key), name=f"requeued reconcile {key[0]}/{key[1]}")
+        self._running[key] = running
+
+    async def _reconcile(self, key: tuple[str, str]) -> None:
+        try:
+            ctx = self.runtime.context
+            body = ctx.watched.get(kube.SCALED_OBJECT, *key)
+            if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+                self._attempts.pop(key, None)
+                return
+            self.reconciles += 1
+            try:
+                result = await reconciling.reconcile(ctx, _plain(body))
+            except kube.NotLeading:
+                return
+            except Exception as error:  # the next change or the backoff tries again
+                logger.warning("%s/%s: reconcile failed: %s", key[0], key[1], error)
+                result = reconciling.Result(reconciling.Outcome.RETRY, str(error))
+        finally:
+            self._running.pop(key, None)
+        if key in self._again:
+            self._again.discard(key)
+            self.soon(key)
+        elif result.outcome in (reconciling.Outcome.INVALID, reconciling.Outcome.RETRY):
+            self.backoff(key)
+        else:
+            self.settled(key)
+
+    def on_change(self, kind: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
+        """`Watched`'s change listener: what to reconcile again when `kind` changed."""
+        informers = self.runtime.informers
+        if informers is None or not informers.synced.is_set():
+            return  # the first listing: kopf's resume handlers reconcile everything once it is done
+        body = current if current is not None else previous
+        assert body is not None
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        watched = self.runtime.context.watched
+        if kind == kube.HPA:
+            self._hpa_changed(namespace, previous, current)
+            if previous is not None and current is not None and not _claims_changed(previous, current):
+                return  # a status write (the HPA controller's, every sync): no conflict changed
+        elif kind == kube.SCALED_OBJECT:
+            if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
+                    and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):
+                return  # a status write: nothing another ScaledObject depends on changed
+        elif kind not in (kube.TRIGGER_AUTHENTICATION, kube.CLUSTER_TRIGGER_AUTHENTICATION, kube.SECRET, kube.CONFIG_MAP):
+            return
+        scope = None if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else namespace
+        for so in watched.items(kube.SCALED_OBJECT, scope):
+            so_meta = so.get("metadata") or {}
+            key = (str(so_meta.get("namespace") or ""), str(so_meta.get("name") or ""))
+            if kind == kube.SCALED_OBJECT and key == (namespace, name):
+                continue
+            if not _ready(so) and not so_meta.get("deletionTimestamp"):
+                self.soon(key)
+
+    def _hpa_changed(self, namespace: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
+        # An HPA a ScaledObject owns that someone edited or deleted is put back, as KEDA does (it watches
+        # owned HPAs' spec, labels and annotations).
+        hpa = current if current is not None else previous
+        assert hpa is not None
+        owner = reconciling.owning_scaled_object(hpa)
+        if owner is not None and previous is not None and (current is None or reconciling.hpa_drifted(previous, current)):
+            so = self.runtime.context.watched.get(kube.SCALED_OBJECT, namespace, owner)
+            if so is not None and not (so.get("metadata") or {}).get("deletionTimestamp"):
+                self.soon((namespace, owner))
+
+    def abandon(self) -> list[asyncio.Task[None]]:
+        """Cancel every pending and running requeue; the cancelled tasks."""
+        tasks = [t for t, _ in self._sleeping.values()] + list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        self._sleeping.clear()
+        self._running.clear()
+        self._again.clear()
+        self._attempts.clear()
+        return tasks
+
+    async def stop(self) -> None:
+        for task in self.abandon():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     ctx = runtime.context
-    watched = ctx.watched
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -110,48 +267,26 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             default_namespace=connection.namespace,
         )
 
-    def remember(kind: str) -> Any:
-        # async: kopf runs a plain function in a thread pool, a hop per watch event for a dict store.
-        async def handler(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
-            if event.get("type") == "DELETED":
-                watched.delete(kind, _plain(body))
-            else:
-                watched.put(kind, _plain(body))
-
-        return handler
-
-    kopf.on.event(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="watch-so")(
-        remember(kube.SCALED_OBJECT)
-    )
-    for group, version, plural, kind in _WATCHED:
-        kopf.on.event(group, version, plural, registry=registry, id=f"watch-{plural}")(remember(kind))
-
-    @kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", registry=registry, id="watch-hpas")
-    async def hpa_event(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
-        # Remembered like the other kinds; besides, an HPA a ScaledObject owns that someone edited or
-        # deleted is put back, as KEDA does (it watches owned HPAs' spec, labels and annotations).
-        hpa = _plain(body)
-        meta = hpa.get("metadata") or {}
-        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        previous = watched.get(kube.HPA, namespace, name)
-        deleted = event.get("type") == "DELETED"
-        if deleted:
-            watched.delete(kube.HPA, hpa)
-        else:
-            watched.put(kube.HPA, hpa)
-        owner = reconciling.owning_scaled_object(hpa)
-        if owner is None or (not deleted and (previous is None or not reconciling.hpa_drifted(previous, hpa))):
-            return  # not ours, new (we just made it, or the watch is listing), or a status-only change
-        so = watched.get(kube.SCALED_OBJECT, namespace, owner)
-        if so is None or (so.get("metadata") or {}).get("deletionTimestamp"):
-            return
-        await reconciling.reconcile(ctx, so)
+    async def listed() -> None:
+        # No reconcile before every watched resource has been listed once: a conflict check against a
+        # cache without the HPAs would let two owners onto one workload.
+        if runtime.informers is not None:
+            await runtime.informers.synced.wait()
 
     async def reconcile(body: Mapping[str, Any], **_: Any) -> None:
+        await listed()
         # The handler's body may be older than what the watch has since delivered (kopf batches).
-        result = await reconciling.reconcile(ctx, _plain(body))
+        plain = _plain(body)
+        meta = plain.get("metadata") or {}
+        key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+        result = await reconciling.reconcile(ctx, plain)
         if result.outcome is reconciling.Outcome.RETRY:
             raise kopf.TemporaryError(result.message, delay=runtime.retry_delay)
+        if runtime.requeue is not None:
+            if result.outcome is reconciling.Outcome.INVALID:
+                runtime.requeue.backoff(key)
+            else:
+                runtime.requeue.settled(key)
 
     for reason, decorator in (("resume", kopf.on.resume), ("create", kopf.on.create), ("update", kopf.on.update)):
         decorator(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id=f"reconcile-{reason}")(
@@ -160,6 +295,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     @kopf.on.delete(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="finalize")
     async def finalize(body: Mapping[str, Any], **_: Any) -> None:
+        await listed()
         await reconciling.finalize(ctx, _plain(body))
 
     return registry

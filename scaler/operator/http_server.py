@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import prometheus_client
@@ -24,25 +25,45 @@ DECISIONS_KEY = web.AppKey("decisions", decision_log.DecisionLog)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def _always() -> bool:
+    return True
+
+
+def _none() -> list[str]:
+    return []
+
+
 @dataclasses.dataclass
 class HealthState:
     """What `/readyz` answers from; the operator updates it as it goes.
 
-    Ready when not stopping and either leading with the watches synced, or a standby whose election is
-    running (it can take over at any moment). With leader election disabled, mark `leading` at start.
+    Leader (or no leader election): ready once kopf runs, every watched resource has been listed once this
+    term (`listed`), and no scale loop is stalled (`stalled`: loops whose tick is overdue). Standby: ready
+    while its election runs — it serves `/metrics` and can take over at any moment, and a rolling update
+    of the operator's Deployment must not wait for a replica that by design does not act.
     """
 
     synced: bool = False
     leading: bool = False
     standby: bool = False
     stopping: bool = False
+    listed: Callable[[], bool] = _always
+    stalled: Callable[[], list[str]] = _none
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the operator is ready, and why (or why not), in one phrase."""
         if self.stopping:
             return False, "shutting down"
         if self.leading:
-            return (True, "leading") if self.synced else (False, "leading, waiting for the initial sync")
+            if not self.synced:
+                return False, "leading, waiting for the initial sync"
+            if not self.listed():
+                return False, "leading, waiting for every watched resource to be listed"
+            stalled = self.stalled()
+            if stalled:
+                shown = ", ".join(stalled[:5]) + (f" and {len(stalled) - 5} more" if len(stalled) > 5 else "")
+                return False, f"leading, scale loops not ticking: {shown}"
+            return True, "leading"
         if self.standby:
             return True, "standby: another replica holds the lease"
         return False, "starting: neither leading nor a standby yet"

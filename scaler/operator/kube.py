@@ -11,17 +11,22 @@
 * `ApiError` carries the HTTP status, reason, message and Retry-After of a failed request;
   `retrying` repeats an operation through 429 (honouring Retry-After), 5xx and connection failures with
   a capped backoff, never past a deadline. Conflicts (409) are the caller's to resolve (re-read).
+* `Fenced` wraps the `Kube` port with a write fence (the Lease is still held) checked before each write.
 * `Watched` is the in-memory copy of what the watches delivered (ScaledObjects, workloads, HPAs,
   Secrets, ConfigMaps, (Cluster)TriggerAuthentications). It is the `auth_resolution.AuthSource` the
   scale loops resolve triggers from, so no loop reads the API for what a watch already provides.
+  `Informers` fills it: one `Reflector` per resource lists, then watches; a dropped watch resumes from
+  its resourceVersion, a 410 lists again and the list replaces what was held (client-go's Reflector).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import pathlib
 import ssl
@@ -42,6 +47,7 @@ KEDA_VERSION = "v1alpha1"
 EVENT_COMPONENT = "keda-operator"
 
 T = TypeVar("T")
+logger = logging.getLogger("ebb.kube")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -90,7 +96,9 @@ class Connection:
 
 def _from_configuration(conf: k8s_client.Configuration, namespace: str, source: str) -> Connection:
     def authorization() -> str | None:
-        header = conf.get_api_key_with_prefix("authorization")
+        # kubernetes ≥ 31 keeps a kubeconfig's token under "BearerToken" (with its "Bearer " prefix);
+        # older versions under "authorization".
+        header = conf.get_api_key_with_prefix("BearerToken") or conf.get_api_key_with_prefix("authorization")
         if header is None and conf.username and conf.password:
             header = conf.get_basic_auth_token()
         return str(header) if header else None
@@ -310,6 +318,79 @@ class Kube(Protocol):
     async def replace_hpa(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
     async def delete_hpa(self, namespace: str, name: str) -> None: ...
+
+
+class NotLeading(ApiError):
+    """A write refused before it was sent: this replica does not hold the Lease (any more). Not retried."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(0, "NotLeading", "this replica does not hold the leader Lease; nothing was written", what=what)
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class Fenced:
+    """The `Kube` port with a write fence: every write first asks `may_write()` (does this replica still
+    hold the Lease?) and raises `NotLeading` without sending anything when it does not. Reads pass.
+
+    Checked before each request, so a write retried through 5xx for seconds stops at the first retry after
+    the Lease is lost, and a tick that was under way when the term ended writes nothing more."""
+
+    def __init__(self, inner: Kube, may_write: Callable[[], bool]) -> None:
+        self.inner = inner
+        self.may_write = may_write
+        self.refused = 0
+
+    def _fence(self, what: str) -> None:
+        if not self.may_write():
+            self.refused += 1
+            raise NotLeading(what)
+
+    async def resource_of(self, target: Target) -> str:
+        return await self.inner.resource_of(target)
+
+    async def read_scale(self, target: Target) -> Scale:
+        return await self.inner.read_scale(target)
+
+    async def write_scale(self, target: Target, scale: Scale, replicas: int) -> Scale:
+        self._fence(f"PUT {target.gvk} {target.namespace}/{target.name}/scale")
+        return await self.inner.write_scale(target, scale, replicas)
+
+    async def get_scaled_object(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.inner.get_scaled_object(namespace, name)
+
+    async def patch_scaled_object(
+        self, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        self._fence(f"PATCH ScaledObject {namespace}/{name}")
+        return await self.inner.patch_scaled_object(namespace, name, patch, resource_version=resource_version)
+
+    async def patch_scaled_object_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        self._fence(f"PATCH ScaledObject {namespace}/{name}/status")
+        return await self.inner.patch_scaled_object_status(namespace, name, status, resource_version=resource_version)
+
+    async def post_event(self, about: ObjectRef, type_: str, reason: str, message: str) -> None:
+        self._fence(f"POST Event {reason} about {about.kind} {about.namespace}/{about.name}")
+        await self.inner.post_event(about, type_, reason, message)
+
+    async def get_hpa(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.inner.get_hpa(namespace, name)
+
+    async def create_hpa(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._fence(f"POST HorizontalPodAutoscaler in {namespace}")
+        return await self.inner.create_hpa(namespace, body)
+
+    async def replace_hpa(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._fence(f"PUT HorizontalPodAutoscaler {namespace}/{name}")
+        return await self.inner.replace_hpa(namespace, name, body)
+
+    async def delete_hpa(self, namespace: str, name: str) -> None:
+        self._fence(f"DELETE HorizontalPodAutoscaler {namespace}/{name}")
+        await self.inner.delete_hpa(namespace, name)
 
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -555,6 +636,65 @@ class ApiKube:
             if not error.not_found:
                 raise
 
+    # -- what the external metrics API server needs (metrics_adapter) --------------------------------
+
+    async def get_optional(self, path: str) -> dict[str, Any] | None:
+        """GET an object; None when it does not exist."""
+        try:
+            result: dict[str, Any] = await self.request("GET", path)
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+        return result
+
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+
+    async def create_token_review(self, token: str) -> dict[str, Any]:
+        """`authentication.k8s.io/v1` TokenReview of a bearer token; the answer's `status`."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        result: dict[str, Any] = await self.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body)
+        return dict(result.get("status") or {})
+
+    async def create_subject_access_review(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """`authorization.k8s.io/v1` SubjectAccessReview; the answer's `status` (allowed, denied, reason)."""
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": dict(spec)}
+        result: dict[str, Any] = await self.request(
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body
+        )
+        return dict(result.get("status") or {})
+
+    @staticmethod
+    def _api_service_path(name: str) -> str:
+        return f"/apis/apiregistration.k8s.io/v1/apiservices/{name}"
+
+    async def get_api_service(self, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(self._api_service_path(name))
+
+    async def replace_api_service(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("PUT", self._api_service_path(name), body)
+        return result
+
+    @staticmethod
+    def _lease_path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        return f"{base}/{name}" if name else base
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get_optional(self._lease_path(namespace, name))
+
+    async def put_lease(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the Lease, or replace it (last writer wins: only the acting replica writes it)."""
+        existing = await self.get_lease(namespace, name)
+        if existing is None:
+            created: dict[str, Any] = await self.request("POST", self._lease_path(namespace), body)
+            return created
+        fresh = {**body, "metadata": {**dict(body.get("metadata") or {}),
+                                      "resourceVersion": (existing.get("metadata") or {}).get("resourceVersion")}}
+        replaced: dict[str, Any] = await self.request("PUT", self._lease_path(namespace, name), fresh)
+        return replaced
+
 
 # --------------------------------------------------------------------------------------------------
 # What the watches delivered.
@@ -576,6 +716,10 @@ _WORKLOAD_KINDS = frozenset({DEPLOYMENT, STATEFUL_SET})
 def _template(body: Mapping[str, Any] | None) -> Any:
     spec = (body or {}).get("spec")
     return spec.get("template") if isinstance(spec, Mapping) else None
+
+
+def _resource_version(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _slim(body: dict[str, Any]) -> dict[str, Any]:
@@ -612,6 +756,7 @@ class Watched:
         self._parsed_auth: dict[tuple[str, str, str], tuple[str, specs.TriggerAuthenticationSpec | None]] = {}
         self._namespace_versions: dict[str, int] = collections.defaultdict(int)
         self._listeners: list[Callable[[str, Mapping[str, Any], bool], None]] = []
+        self._change_listeners: list[Callable[[str, Mapping[str, Any] | None, Mapping[str, Any] | None], None]] = []
 
     def __repr__(self) -> str:
         counts = {kind: len(objects) for kind, objects in self._objects.items()}
@@ -620,6 +765,13 @@ class Watched:
     def subscribe(self, listener: Callable[[str, Mapping[str, Any], bool], None]) -> None:
         """`listener(kind, body, deleted)` after every change."""
         self._listeners.append(listener)
+
+    def subscribe_changes(
+        self, listener: Callable[[str, Mapping[str, Any] | None, Mapping[str, Any] | None], None]
+    ) -> None:
+        """`listener(kind, previous, current)` after every change (`previous` None: new; `current` None:
+        deleted)."""
+        self._change_listeners.append(listener)
 
     @staticmethod
     def _key(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -650,14 +802,40 @@ class Watched:
             self._inputs_changed(key[0])
         for listener in self._listeners:
             listener(kind, body, False)
+        for change in self._change_listeners:
+            change(kind, old, body)
 
     def delete(self, kind: str, body: Mapping[str, Any]) -> None:
         key = self._key(body)
-        self._objects[kind].pop(key, None)
+        old = self._objects[kind].pop(key, None)
         if kind in _INPUT_KINDS or kind in _WORKLOAD_KINDS:
             self._inputs_changed(key[0])
         for listener in self._listeners:
             listener(kind, body, True)
+        for change in self._change_listeners:
+            change(kind, old if old is not None else body, None)
+
+    def replace(self, kind: str, bodies: Iterator[Mapping[str, Any]] | list[Mapping[str, Any]], *,
+                namespace: str | None = None) -> None:
+        """A fresh list of `kind` (in `namespace`, or everywhere) replaces what was held: objects missing
+        from it are deleted (listeners hear `deleted=True`), changed ones put. resourceVersions are opaque:
+        an object is "unchanged" only when its resourceVersion is equal."""
+        fresh = {self._key(body): body for body in bodies}
+        objects = self._objects[kind]
+        for key in [k for k in objects if (namespace is None or k[0] == namespace) and k not in fresh]:
+            gone = objects[key]
+            self.delete(kind, gone)
+        for key, body in fresh.items():
+            old = objects.get(key)
+            if old is None or _resource_version(old) != _resource_version(body) or not _resource_version(body):
+                self.put(kind, body)
+
+    def clear(self) -> None:
+        """Forget everything (a leadership term ended or begins); the stamps keep rising."""
+        for namespace in {ns for objects in self._objects.values() for ns, _ in objects}:
+            self._inputs_changed(namespace)
+        self._objects.clear()
+        self._parsed_auth.clear()
 
     def get(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._objects[kind].get((namespace, name))
@@ -712,3 +890,228 @@ class Watched:
 
 def quote(value: str) -> str:
     return urllib.parse.quote(value, safe="")
+
+
+# --------------------------------------------------------------------------------------------------
+# Filling `Watched`: one reflector per resource, as client-go's Reflector.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchedResource:
+    """One resource the operator keeps in `Watched`: its `kind` there and its API path."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{quote(namespace)}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+WATCHED_RESOURCES = (
+    WatchedResource(SCALED_OBJECT, KEDA_GROUP, KEDA_VERSION, "scaledobjects"),
+    WatchedResource(DEPLOYMENT, "apps", "v1", "deployments"),
+    WatchedResource(STATEFUL_SET, "apps", "v1", "statefulsets"),
+    WatchedResource(HPA, "autoscaling", "v2", "horizontalpodautoscalers"),
+    WatchedResource(SECRET, "", "v1", "secrets"),
+    WatchedResource(CONFIG_MAP, "", "v1", "configmaps"),
+    WatchedResource(TRIGGER_AUTHENTICATION, KEDA_GROUP, KEDA_VERSION, "triggerauthentications"),
+    WatchedResource(CLUSTER_TRIGGER_AUTHENTICATION, KEDA_GROUP, KEDA_VERSION, "clustertriggerauthentications", False),
+)
+
+
+class Gone(Exception):
+    """410: the watch's resourceVersion is older than the server's history; list again."""
+
+
+class Reflector:
+    """Lists one resource (in one namespace, or all) into `Watched`, then watches it from the list's
+    resourceVersion. A watch that ends or drops resumes from the last resourceVersion seen (events and
+    bookmarks); a 410 (history gone) or any other failure lists again, and that list *replaces* what
+    `Watched` held for the resource (`Watched.replace`), so an object deleted while no watch was open is
+    forgotten (its listeners hear a deletion). Failures back off (0.2 s doubling to 10 s)."""
+
+    def __init__(
+        self,
+        api: ApiKube,
+        session: aiohttp.ClientSession,
+        watched: Watched,
+        resource: WatchedResource,
+        namespace: str | None,
+        *,
+        server_timeout: int = 300,
+        page_size: int = 500,
+    ) -> None:
+        self.api = api
+        self.session = session
+        self.watched = watched
+        self.resource = resource
+        self.namespace = namespace if resource.namespaced else None
+        self.server_timeout = server_timeout
+        self.page_size = page_size
+        self.listed = asyncio.Event()
+        self.lists = 0
+        # Where the watch resumes; None: list first.
+        self.resource_version: str | None = None
+
+    @property
+    def name(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"{self.resource.plural}{where}"
+
+    async def run(self) -> None:
+        backoff = 0.2
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if self.resource_version is None:
+                    self.resource_version = await self._list()
+                began, rv = loop.time(), self.resource_version
+                await self._watch()
+                if self.resource_version == rv and loop.time() - began < 1.0:
+                    # Closed at once with nothing delivered (a proxy, an overloaded server): back off.
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                else:
+                    backoff = 0.2
+            except Gone:
+                logger.info("watch of %s: resourceVersion %s is gone; listing again", self.name, self.resource_version)
+                self.resource_version = None
+            except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:
+                # A broken stream or a refused watch resumes from the last resourceVersion; a failed list
+                # (resource_version still None) lists again.
+                logger.info("watch of %s: %s; again in %.1f s", self.name, error or type(error).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _list(self) -> str:
+        path = self.resource.path(self.namespace)
+        items: list[Mapping[str, Any]] = []
+        token: str | None = None
+        while True:
+            params = {"limit": str(self.page_size)}
+            if token:
+                params["continue"] = token
+            page = await self.api.request("GET", path, params=params)
+            meta = page.get("metadata") or {}
+            for item in page.get("items") or []:
+                # Items of a list carry no kind; the watch's objects do (kopf's and client-go's consumers expect it).
+                items.append({"apiVersion": self._api_version(), "kind": self.resource.kind, **item})
+            token = meta.get("continue") or None
+            if not token:
+                rv = str(meta.get("resourceVersion") or "")
+                break
+        self.watched.replace(self.resource.kind, items, namespace=self.namespace)
+        self.lists += 1
+        self.listed.set()
+        return rv
+
+    def _api_version(self) -> str:
+        return f"{self.resource.group}/{self.resource.version}" if self.resource.group else self.resource.version
+
+    async def _watch(self) -> None:
+        assert self.resource_version is not None
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": self.resource_version,
+            "timeoutSeconds": str(self.server_timeout),
+        }
+        headers = {"Accept": "application/json"}
+        auth = self.api.connection.authorization()
+        if auth:
+            headers["Authorization"] = auth
+        url = self.api.connection.server + self.resource.path(self.namespace)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.server_timeout + 30)
+        async with self.session.get(url, params=params, headers=headers, timeout=timeout) as reply:
+            if reply.status == 410:
+                raise Gone()
+            if reply.status != 200:
+                text = await reply.text()
+                reason, message = _status_message(json.loads(text) if text.startswith("{") else None, text)
+                raise ApiError(reply.status, reason, message, what=f"watch {self.name}")
+            async for line in reply.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Gone()
+                    raise ApiError(int(obj.get("code") or 0), str(obj.get("reason") or ""), str(obj.get("message") or ""),
+                                   what=f"watch {self.name}")
+                if kind == "DELETED":
+                    self.watched.delete(self.resource.kind, obj)
+                elif kind in ("ADDED", "MODIFIED"):
+                    self.watched.put(self.resource.kind, obj)
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = str(rv)
+
+
+class Informers:
+    """The reflectors of every resource in `WATCHED_RESOURCES`, per watched namespace (or cluster-wide),
+    for one leadership term. `synced` is set once every one of them has listed once: reconciling waits for
+    it, so no conflict is checked against a cache that has not seen all HPAs and ScaledObjects yet."""
+
+    def __init__(self, api: ApiKube, watched: Watched, namespaces: tuple[str, ...] = ()) -> None:
+        self.api = api
+        self.watched = watched
+        self.namespaces = namespaces
+        self.synced = asyncio.Event()
+        self.reflectors: list[Reflector] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Forget what an earlier term saw, then start every reflector."""
+        self.watched.clear()
+        # Watches hold their connection for minutes: a pool of their own, apart from the requests'.
+        connector = aiohttp.TCPConnector(ssl=self.api.connection.ssl_context(), limit=0)
+        self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": "ebb-operator"})
+        scopes: tuple[str | None, ...] = self.namespaces or (None,)
+        for resource in WATCHED_RESOURCES:
+            for namespace in scopes if resource.namespaced else (None,):
+                self.reflectors.append(Reflector(self.api, self._session, self.watched, resource, namespace))
+        self._tasks = [asyncio.create_task(r.run(), name=f"reflector {r.name}") for r in self.reflectors]
+        self._tasks.append(asyncio.create_task(self._wait_synced(), name="reflectors synced"))
+
+    async def _wait_synced(self) -> None:
+        await asyncio.gather(*(r.listed.wait() for r in self.reflectors))
+        self.synced.set()
+
+    async def stop(self) -> None:
+        """Stop every reflector and forget what they saw (a standby keeps no Secrets in memory)."""
+        tasks, session = self._tasks, self._session
+        self._session = None  # closed here, once the reflectors have ended
+        self.abandon()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if session is not None:
+            await session.close()
+
+    def abandon(self) -> None:
+        """Cancel every reflector and forget what they saw, without waiting (the session closes later)."""
+        for task in self._tasks:
+            task.cancel()
+        session, self._session = self._session, None
+        if session is not None and not self._tasks:
+            self._closing = asyncio.create_task(session.close())
+        elif session is not None:
+            self._closing = asyncio.create_task(self._close_after(list(self._tasks), session))
+        self._tasks = []
+        self.reflectors = []
+        self.watched.clear()
+
+    @staticmethod
+    async def _close_after(tasks: list[asyncio.Task[None]], session: aiohttp.ClientSession) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()

@@ -158,6 +158,17 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self.leading.is_set()
 
+    def holds_lease(self) -> bool:
+        """Whether this replica may act right now: it leads and its last renewal is younger than
+        `renew_deadline` (so even a starved elector task never lets a write through after the point where
+        it would have stepped down). The write fence of `scaler.operator.kube.Fenced`."""
+        return self.is_leader and self._now() - self._last_renewal < self.renew_deadline
+
+    @property
+    def stop_margin(self) -> float:
+        """How long a replica that lost the Lease has to stop acting before anyone else may take over."""
+        return self.lease_duration - self.renew_deadline
+
     @property
     def leader(self) -> str | None:
         """The holder we last saw ('' when released), or None before the first read."""

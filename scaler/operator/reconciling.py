@@ -22,11 +22,13 @@ wiring turns that into a retry after a delay.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import enum
 import functools
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,7 +58,7 @@ UNPAUSED = decisions.Condition("Paused", "False", "ScaledObjectUnpaused", "pause
 
 class Outcome(str, enum.Enum):
     READY = "ready"
-    INVALID = "invalid"  # Ready=False until the ScaledObject (or what it names) changes
+    INVALID = "invalid"  # Ready=False; checked again with backoff and when anything it may depend on changes
     RETRY = "retry"  # Ready=False for now; try again shortly (target or referenced object missing)
     PAUSED = "paused"
 
@@ -81,9 +83,21 @@ class Context:
     version: str = EBB_VERSION
     write_deadline: float = 5.0
 
+    locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = dataclasses.field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
     @property
     def metrics(self) -> scale_loop.Metrics | None:
         return self.loops.ctx.metrics
+
+    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        """The lock of one ScaledObject's reconcile and finalize (collected when nobody holds it)."""
+        found = self.locks.get(key)
+        if found is None:
+            found = asyncio.Lock()
+            self.locks[key] = found
+        return found
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -186,7 +200,15 @@ def _problem_text(found: Sequence[problems.Problem]) -> str:
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
-    """One reconcile of a ScaledObject (see the module docstring)."""
+    """One reconcile of a ScaledObject (see the module docstring); one at a time per ScaledObject (kopf's
+    handler and a requeue may ask at once)."""
+    meta = _meta(body)
+    key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+    async with ctx.lock(key):
+        return await _reconcile(ctx, body)
+
+
+async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
     meta = _meta(body)
     namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
     key = (namespace, name)
@@ -509,9 +531,43 @@ def _metric(ctx: Context, trigger: specs.Trigger, prepared: trigger_checks.Prepa
 # -- the HPA -------------------------------------------------------------------------------------
 
 
+# The API server's defaults for an autoscaling/v2 HPA spec (SetDefaults_HorizontalPodAutoscaler and
+# SetDefaults_HorizontalPodAutoscalerBehavior): an HPA read back carries them, so the HPA we want is
+# compared with them filled in, or it would be PUT again on every reconcile.
+_SCALE_UP_DEFAULTS: Mapping[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+_SCALE_DOWN_DEFAULTS: Mapping[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def api_defaulted(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """`spec` (an HPA's) as the API server stores it: minReplicas 1 when unset; when `behavior` is given,
+    every unset field of scaleUp and scaleDown from the defaults (scaleDown's stabilization window stays
+    unset: the HPA controller's flag decides it)."""
+    out = dict(spec)
+    if out.get("minReplicas") is None:
+        out["minReplicas"] = 1
+    behavior = out.get("behavior")
+    if isinstance(behavior, Mapping):
+        filled = dict(behavior)
+        for key, defaults in (("scaleUp", _SCALE_UP_DEFAULTS), ("scaleDown", _SCALE_DOWN_DEFAULTS)):
+            rules = dict(filled.get(key) or {})
+            for field, value in defaults.items():
+                if rules.get(field) is None:
+                    rules[field] = value
+            filled[key] = rules
+        out["behavior"] = filled
+    return out
+
+
 def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     meta, want_meta = _meta(existing), _meta(wanted)
-    if existing.get("spec") != wanted.get("spec"):
+    if existing.get("spec") != api_defaulted(wanted.get("spec") or {}):
         return True
     for key in ("labels", "annotations", "ownerReferences"):
         if (meta.get(key) or None) != (want_meta.get(key) or None):
@@ -580,8 +636,14 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> None:
     """The ScaledObject is being deleted: stop its loop, restore the original replicas if asked, delete
     its HPA."""
     meta = _meta(body)
+    async with ctx.lock((str(meta.get("namespace") or "default"), str(meta.get("name") or ""))):
+        await _finalize(ctx, body)
+
+
+async def _finalize(ctx: Context, body: Mapping[str, Any]) -> None:
+    meta = _meta(body)
     namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
-    await ctx.loops.stop((namespace, name))
+    await ctx.loops.stop((namespace, name), retire=str(meta.get("uid") or "") or None)
     spec, _ = specs.check_scaled_object(body, default_namespace=namespace)
     status = _status(body)
     original = status.get("originalReplicaCount")

@@ -28,6 +28,7 @@ stops loops gracefully (a tick in flight finishes; no half-done writes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -36,12 +37,13 @@ import json
 import logging
 import math
 import time
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from scaler.core import decisions, hpa, hpa_manifests, problems, specs
-from scaler.operator import kube
+from scaler.operator import kube, readings
 from scaler.triggers import trigger_checks
 from scalers import base, connections, registry
 
@@ -49,6 +51,8 @@ logger = logging.getLogger("ebb.scale_loop")
 
 DIRECT_STATE_PERSIST_SECONDS = 15.0
 TICK_WRITE_DEADLINE = 5.0
+# A loop whose tick has not begun this long past two polling intervals is reported by `/readyz`.
+STALL_SECONDS = 30.0
 # While a ScaledObject stays active KEDA rewrites `lastActiveTime` every poll: one status write (and one
 # watch event for every client) per active object per second at pollingInterval 1. Ebb refreshes it at
 # most every `last_active_persist_seconds(spec)` while Active stays True, and exactly whenever anything
@@ -126,6 +130,8 @@ class LoopContext:
     # False while this replica is not the leader: ticks are skipped, nothing is written.
     leading: Callable[[], bool] = lambda: True
     write_deadline: float = TICK_WRITE_DEADLINE
+    # Where every tick's values for the HPA go (the external metrics API answers from them).
+    readings: readings.Readings | None = None
 
 
 def scaling_mode(spec: specs.ScaledObjectSpec, default: specs.ScalingMode) -> specs.ScalingMode:
@@ -341,16 +347,6 @@ def _rv(body: Mapping[str, Any] | None) -> str:
     return str(((body or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _newer(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The later of two bodies of one object (etcd resourceVersions are increasing integers)."""
-    if a is None or b is None:
-        return a or b
-    ra, rb = _rv(a), _rv(b)
-    if ra.isdigit() and rb.isdigit():
-        return a if int(ra) >= int(rb) else b
-    return a
-
-
 def merge_conditions(existing: object, updates: Sequence[decisions.Condition]) -> list[dict[str, str]]:
     """The conditions list with `updates` replacing conditions of the same type (KEDA's order kept)."""
     result: list[dict[str, str]] = []
@@ -405,11 +401,15 @@ class ScaleLoop:
         # The lastActiveTime (seconds) last written to status; None: not written by this loop yet.
         self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
+        self._replaced: collections.deque[str] = collections.deque(maxlen=16)  # resourceVersions our writes replaced
         self.triggers = Triggers(ctx)
         self.ticks = 0
         self._stopping = asyncio.Event()
         self._in_tick = False
+        self._between_ticks = asyncio.Event()  # set while no tick runs (read_now waits on it)
+        self._between_ticks.set()
         self.last: TickResult | None = None
+        self.heartbeat = ctx.monotonic()  # when the latest iteration of `run` began
 
     @property
     def key(self) -> tuple[str, str]:
@@ -444,11 +444,13 @@ class ScaleLoop:
         try:
             while not self._stopping.is_set():
                 scheduled = due(count)
-                drift = max(ctx.monotonic() - scheduled, 0.0)
+                self.heartbeat = ctx.monotonic()
+                drift = max(self.heartbeat - scheduled, 0.0)
                 if ctx.metrics is not None and count > 0:
                     ctx.metrics.loop_drift(self.spec.namespace, self.spec.name, drift)
                 if ctx.leading():
                     self._in_tick = True
+                    self._between_ticks.clear()
                     try:
                         await self.tick()
                     except asyncio.CancelledError:
@@ -457,6 +459,7 @@ class ScaleLoop:
                         logger.exception("%s: the scale loop tick failed", self.spec.ref)
                     finally:
                         self._in_tick = False
+                        self._between_ticks.set()
                 count += 1
                 # Skip the ticks a slow tick overran, keeping the schedule's phase.
                 now = ctx.monotonic()
@@ -520,9 +523,47 @@ class ScaleLoop:
         await self._events(decision, write_error, desired, current)
         await self._write_status(decision)
         self._record(result, observed, current, now)
+        if ctx.readings is not None:
+            ctx.readings.put(self.reading_of(decision, readings, now))
         if ctx.metrics is not None:
             self._report(result, observed, tick_started)
         return result
+
+    def reading_of(
+        self, decision: decisions.Decision, polled: Sequence[decisions.TriggerReading], now: float
+    ) -> readings.Reading:
+        """What the external metrics API serves from this tick: the HPA's values and why others have none."""
+        spec = self.spec
+        errors = {r.metric_name: r.error for r in polled if r.error is not None and r.metric_name in decision.failing_metrics}
+        names = [metric for metric, _, _ in self._hpa_metrics(spec)]
+        if decisions.COMPOSITE_METRIC in decision.failing_metrics:
+            errors[decisions.COMPOSITE_METRIC] = "; ".join(
+                r.error for r in polled if r.error is not None
+            ) or "the scalingModifiers formula gave no value"
+        return readings.Reading(
+            namespace=spec.namespace,
+            name=spec.name,
+            taken_at=now,
+            polling_interval=float(spec.polling_interval),
+            values=dict(decision.metric_values),
+            errors=errors,
+            metrics=tuple(names),
+        )
+
+    async def read_now(self) -> readings.Reading | None:
+        """Read the triggers once, outside the schedule, for a reading that is missing or stale: decided on
+        (fallback, formula) but nothing written and the loop's state left as it is. While a tick is in
+        flight, its own reading is awaited instead of a second read."""
+        if self._in_tick:
+            await self._between_ticks.wait()
+            return self.ctx.readings.get(*self.key) if self.ctx.readings is not None else None
+        spec = self.spec
+        await self.triggers.refresh(spec)
+        polled = [o.reading for o in await self.triggers.read()]
+        now = self.ctx.clock()
+        current, ready, _ = await self._current()
+        decision = decisions.decide(spec, polled, current, self.state, now, ready_replicas=ready)
+        return self.reading_of(decision, polled, now)
 
     def _decide(
         self,
@@ -669,9 +710,23 @@ class ScaleLoop:
         return trigger_checks.mask(text, self.triggers.secrets())
 
     def latest_body(self) -> Mapping[str, Any]:
+        """The newest body this loop knows. resourceVersions are opaque (equality only): the watched body
+        wins unless it is one this loop's own writes have replaced (the watch has not caught up yet). A
+        watched body that is older still only costs a 409 on the guarded write, which reads again."""
         watched = self.ctx.watched.get(kube.SCALED_OBJECT, self.spec.namespace, self.spec.name)
-        newest = _newer(watched, self._body)
-        return newest if newest is not None else self._body
+        if watched is None:
+            return self._body
+        rv = _rv(watched)
+        if rv == _rv(self._body) or rv in self._replaced:
+            return self._body
+        return watched
+
+    def _wrote(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Our write turned `before` into `after`: the watch may still show `before` for a while."""
+        for old in (before, self._body):
+            if _rv(old) and _rv(old) != _rv(after) and _rv(old) not in self._replaced:
+                self._replaced.append(_rv(old))
+        self._body = after
 
     def _wanted_status(self, decision: decisions.Decision, status: Mapping[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
@@ -735,7 +790,7 @@ class ScaleLoop:
             # merged into. The other fields are this loop's alone.
             rv = _rv(body) if "conditions" in wanted else None
             try:
-                self._body = await kube.retrying(
+                written = await kube.retrying(
                     functools.partial(
                         ctx.api.patch_scaled_object_status,
                         self.spec.namespace,
@@ -747,6 +802,7 @@ class ScaleLoop:
                     clock=ctx.monotonic,
                     sleep=ctx.sleep,
                 )
+                self._wrote(body, written)
                 if "ebb" in wanted:
                     self._persisted_hpa = wanted["ebb"]["hpa"]
                     self._persisted_at = ctx.monotonic()
@@ -886,11 +942,20 @@ class _Running:
 
 
 class Loops:
-    """One running `ScaleLoop` per ScaledObject, keyed by (namespace, name)."""
+    """One running `ScaleLoop` per ScaledObject, keyed by (namespace, name).
+
+    One writer per object: `ensure` and `stop` of one key hold that key's lock for their whole run, so a
+    second `ensure` (the HPA watch's reconcile racing the ScaledObject's own) waits until the first one
+    has stopped the old loop and recorded the new one; it can never start a loop that the first then
+    overwrites and orphans. `stop(key, retire=uid)` (deletion) also refuses any later `ensure` of that
+    uid, so a reconcile that was already under way cannot bring a deleted ScaledObject's loop back."""
 
     def __init__(self, ctx: LoopContext, *, stop_timeout: float = 5.0) -> None:
         self.ctx = ctx
         self._running: dict[tuple[str, str], _Running] = {}
+        # Held only while some coroutine uses them: an idle key's lock is collected.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._retired: dict[tuple[str, str], str] = {}
         self.stop_timeout = stop_timeout
         self.starts = 0
 
@@ -904,24 +969,59 @@ class Loops:
         running = self._running.get(key)
         return running.loop if running is not None else None
 
+    def items(self) -> list[tuple[tuple[str, str], ScaleLoop]]:
+        return [(key, running.loop) for key, running in self._running.items()]
+
+    def stalled(self) -> list[str]:
+        """The loops whose tick is overdue: not begun within two polling intervals plus `STALL_SECONDS`
+        of the previous one (a tick reads triggers within their timeout and writes within deadlines)."""
+        now = self.ctx.monotonic()
+        return [
+            f"{key[0]}/{key[1]}"
+            for key, running in self._running.items()
+            if not running.task.done() and now - running.loop.heartbeat > 2 * running.loop.spec.polling_interval + STALL_SECONDS
+        ]
+
+    def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
     async def ensure(self, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> bool:
         """Run a loop for `spec`: start it, restart it when the generation changed, else hand the running
         loop the new spec (annotation changes). True when a loop was (re)started."""
         key = (spec.namespace, spec.name)
-        generation = (body.get("metadata") or {}).get("generation")
-        running = self._running.get(key)
-        if running is not None and not running.task.done() and running.loop.generation == generation:
-            running.loop.spec = spec
-            return False
-        if running is not None:
-            await self.stop(key)
-        loop = ScaleLoop(spec, body, self.ctx)
-        task = asyncio.create_task(loop.run(), name=f"scale-loop {spec.namespace}/{spec.name}")
-        self._running[key] = _Running(loop, task)
-        self.starts += 1
-        return True
+        meta = body.get("metadata") or {}
+        generation = meta.get("generation")
+        async with self._lock(key):
+            uid = str(meta.get("uid") or "")
+            if meta.get("deletionTimestamp") or (uid and self._retired.get(key) == uid):
+                await self._stop(key)
+                return False
+            self._retired.pop(key, None)  # a new object of the same name
+            running = self._running.get(key)
+            if running is not None and not running.task.done() and running.loop.generation == generation:
+                running.loop.spec = spec
+                return False
+            if running is not None:
+                await self._stop(key)
+            loop = ScaleLoop(spec, body, self.ctx)
+            task = asyncio.create_task(loop.run(), name=f"scale-loop {spec.namespace}/{spec.name}")
+            self._running[key] = _Running(loop, task)
+            self.starts += 1
+            return True
 
-    async def stop(self, key: tuple[str, str]) -> None:
+    async def stop(self, key: tuple[str, str], *, retire: str | None = None) -> None:
+        """Stop the loop of `key` (a tick in flight finishes within `stop_timeout`). `retire`: the uid of a
+        ScaledObject being deleted; no loop is started for it again."""
+        async with self._lock(key):
+            if retire:
+                self._retired[key] = retire
+            await self._stop(key)
+
+    async def _stop(self, key: tuple[str, str]) -> None:
         running = self._running.pop(key, None)
         if running is None:
             return
@@ -940,3 +1040,13 @@ class Loops:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(key) for key in list(self._running)))
+
+    def abandon(self) -> None:
+        """Cancel every loop at once, tick or not (a lost Lease whose orderly stop overran its margin)."""
+        running, self._running = self._running, {}
+        for key, item in running.items():
+            item.loop.request_stop()
+            item.task.cancel()
+            if self.ctx.metrics is not None:
+                with contextlib.suppress(Exception):
+                    self.ctx.metrics.forget(*key)

@@ -1,6 +1,9 @@
 """The HTML report of a simulation: one self-contained page with inline SVG charts and the decisions table.
 
-`render(result, trace_name=…)` returns the page as a string. Nothing is fetched from anywhere (no
+`render(result, trace_name=…)` returns the page as a string. The charts and the table are drawn from a
+`Timeline` (`timeline(result)` for a simulation); the operator's dashboard builds a `Timeline` from the
+decision log and draws the live object page with the same `figures` and `decision_table`, so production
+and a what-if read the same picture. Nothing is fetched from anywhere (no
 scripts, fonts or stylesheets by URL), so the file can be mailed, attached to a ticket or opened offline.
 Two charts share the time axis: replicas (with ready pods, min/max and the active periods) and the
 metric values (with each trigger's target and activation threshold, and failed readings marked). Every
@@ -12,10 +15,12 @@ Pure: builds a string; the command writes it.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import html
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from scaler.core import simulation
 
@@ -59,8 +64,58 @@ def _time_step(span: float) -> float:
     return _nice_step(span, 10)
 
 
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    """What the charts and the table draw: steps on one time axis (seconds from its start).
+
+    `origin` is the wall-clock time (seconds since the epoch) of t=0 for a live timeline: the axis then
+    reads UTC clock times; None for a simulation (the axis reads elapsed time). `repeats` maps a step's
+    index in `steps` to the number of identical decisions it stands for (the decision log's runs), and
+    `run_ends` such a step's time to the time of the run's last decision.
+    """
+
+    duration: float
+    initial_replicas: int
+    min_replicas: int
+    max_replicas: int
+    steps: Sequence[simulation.Step]
+    metric_names: Sequence[str]
+    targets: Mapping[str, float]
+    activations: Mapping[str, float]
+    origin: float | None = None
+    repeats: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    run_ends: Mapping[float, float] = dataclasses.field(default_factory=dict)  # a run's step time → its last time
+    # When the ready pods were counted apart from the steps (the live workload): (time, ready) changes.
+    ready_points: Sequence[tuple[float, int]] | None = None
+
+    def label(self, t: float) -> str:
+        """The time axis label of `t`."""
+        if self.origin is None:
+            return format_time(t)
+        return datetime.datetime.fromtimestamp(self.origin + t, datetime.UTC).strftime("%H:%M:%S")
+
+    def peak_replicas(self) -> int:
+        return max((s.replicas for s in self.steps), default=self.initial_replicas)
+
+
+def timeline(result: simulation.Result) -> Timeline:
+    """A simulation's timeline."""
+    spec = result.spec
+    return Timeline(
+        duration=result.duration,
+        initial_replicas=result.options.initial_replicas,
+        min_replicas=spec.min_replica_count,
+        max_replicas=spec.max_replica_count,
+        steps=result.steps,
+        metric_names=result.metric_names,
+        targets=result.targets,
+        activations=result.activations,
+    )
+
+
 class _Axes:
-    def __init__(self, duration: float, top_value: float) -> None:
+    def __init__(self, duration: float, top_value: float, label: Callable[[float], str] = format_time) -> None:
+        self.label = label
         self.duration = max(duration, 1.0)
         self.step = _nice_step(max(top_value, 1.0), 5)
         self.top = math.ceil(max(top_value, 1.0) / self.step) * self.step
@@ -93,7 +148,7 @@ class _Axes:
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + self.plot_h}" class="grid"/>'
             )
             parts.append(
-                f'<text x="{x:.1f}" y="{CHART_HEIGHT - BOTTOM + 16}" class="xlabel">{format_time(t)}</text>'
+                f'<text x="{x:.1f}" y="{CHART_HEIGHT - BOTTOM + 16}" class="xlabel">{self.label(t)}</text>'
             )
             t += t_step
         parts.append(
@@ -124,12 +179,12 @@ def _changes(samples: Iterable[tuple[float, float]]) -> list[tuple[float, float]
     return out
 
 
-def _replica_chart(result: simulation.Result) -> str:
+def _replica_chart(result: Timeline) -> str:
     steps = result.steps
-    spec = result.spec
-    peak = max(result.peak_replicas, 1)
+    peak = max(result.peak_replicas(), 1)
+    top_max = result.max_replicas
     # Show maxReplicaCount when it is in reach; a far-away max would flatten the line.
-    axes = _Axes(result.duration, spec.max_replica_count if spec.max_replica_count <= 2 * peak else peak)
+    axes = _Axes(result.duration, top_max if top_max <= 2 * peak else peak, result.label)
     parts = axes.frame("replicas")
     # Active periods as a band along the top of the plot.
     band_y = TOP
@@ -138,11 +193,11 @@ def _replica_chart(result: simulation.Result) -> str:
         if step.active and start is None:
             start = step.time
         elif not step.active and start is not None:
-            parts.append(_band(axes, start, step.time, band_y))
+            parts.append(_band(axes, start, step.time, band_y, result.label))
             start = None
     if start is not None:
-        parts.append(_band(axes, start, result.duration, band_y))
-    for value, label in ((spec.max_replica_count, "max"), (spec.min_replica_count, "min")):
+        parts.append(_band(axes, start, result.duration, band_y, result.label))
+    for value, label in ((result.max_replicas, "max"), (result.min_replicas, "min")):
         if 0 < value <= axes.top:
             y = axes.y(value)
             parts.append(
@@ -151,8 +206,11 @@ def _replica_chart(result: simulation.Result) -> str:
             parts.append(
                 f'<text x="{LEFT + axes.plot_w - 4}" y="{y - 4:.1f}" class="limitlabel">{label} {value}</text>'
             )
-    initial = result.options.initial_replicas
-    ready = _changes([(0.0, float(initial))] + [(s.time, float(s.ready)) for s in steps])
+    initial = result.initial_replicas
+    if result.ready_points is not None:
+        ready = _changes([(t, float(n)) for t, n in result.ready_points])
+    else:
+        ready = _changes([(0.0, float(initial))] + [(s.time, float(s.ready)) for s in steps])
     replicas = _changes([(0.0, float(initial))] + [(s.time, float(s.replicas)) for s in steps])
     parts.append(f'<path d="{axes.steps_path(ready, result.duration)}" class="ready"/>')
     parts.append(f'<path d="{axes.steps_path(replicas, result.duration)}" class="replicas"/>')
@@ -160,7 +218,7 @@ def _replica_chart(result: simulation.Result) -> str:
     for step in steps:
         if step.replicas != previous:
             color = OPERATOR_COLOR if step.source == simulation.OPERATOR else HPA_COLOR
-            tip = f"{format_time(step.time)} ({step.time:g} s) {step.source}: {previous} → {step.replicas}\n{step.reason}\n{step.explanation}"
+            tip = f"{result.label(step.time)} ({step.time:g} s) {step.source}: {previous} → {step.replicas}\n{step.reason}\n{step.explanation}"
             parts.append(
                 f'<circle cx="{axes.x(step.time):.1f}" cy="{axes.y(step.replicas):.1f}" r="3.5" fill="{color}">'
                 f"<title>{_esc(tip)}</title></circle>"
@@ -176,12 +234,12 @@ def _replica_chart(result: simulation.Result) -> str:
     return _svg(parts, "Replicas over time", legend)
 
 
-def _band(axes: _Axes, start: float, end: float, y: float) -> str:
+def _band(axes: _Axes, start: float, end: float, y: float, label: Callable[[float], str]) -> str:
     x0, x1 = axes.x(start), axes.x(end)
-    return f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 0.5):.1f}" height="6" class="active"><title>active from {format_time(start)} to {format_time(end)}</title></rect>'
+    return f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 0.5):.1f}" height="6" class="active"><title>active from {label(start)} to {label(end)}</title></rect>'
 
 
-def _metric_chart(result: simulation.Result) -> str:
+def _metric_chart(result: Timeline) -> str:
     operator_steps = [s for s in result.steps if s.source != simulation.HPA]
     names = list(result.metric_names)
     top = 0.0
@@ -192,7 +250,7 @@ def _metric_chart(result: simulation.Result) -> str:
                 top = value
     for name in names:
         top = max(top, result.targets.get(name, 0.0), result.activations.get(name, 0.0))
-    axes = _Axes(result.duration, top * 1.05 if top > 0 else 1.0)
+    axes = _Axes(result.duration, top * 1.05 if top > 0 else 1.0, result.label)
     parts = axes.frame("metric value")
     legend: list[tuple[str, str, str]] = []
     for i, name in enumerate(names):
@@ -203,6 +261,14 @@ def _metric_chart(result: simulation.Result) -> str:
             value = step.metrics.get(name)
             if value is None:
                 failures.append(step.time)
+                end = result.run_ends.get(step.time)
+                if end is not None:  # a run of identical failed polls: marked along its length
+                    bottom = TOP + axes.plot_h
+                    parts.append(
+                        f'<line x1="{axes.x(step.time):.1f}" x2="{axes.x(end):.1f}" y1="{bottom}" y2="{bottom}" '
+                        f'class="failure failrun"><title>{_esc(name)}: failed readings from {result.label(step.time)} '
+                        f"to {result.label(end)}</title></line>"
+                    )
             else:
                 samples.append((step.time, value))
         if samples:
@@ -228,7 +294,7 @@ def _metric_chart(result: simulation.Result) -> str:
             x = axes.x(t)
             if x - last >= 1.0:
                 parts.append(
-                    f'<path d="M{x - 3:.1f},{TOP + axes.plot_h - 3:.1f}l6,6m0,-6l-6,6" class="failure"><title>{_esc(name)}: failed reading at {format_time(t)}</title></path>'
+                    f'<path d="M{x - 3:.1f},{TOP + axes.plot_h - 3:.1f}l6,6m0,-6l-6,6" class="failure"><title>{_esc(name)}: failed reading at {result.label(t)}</title></path>'
                 )
                 last = x
         legend.append((name, color, "solid"))
@@ -264,23 +330,56 @@ def _metrics_text(step: simulation.Step) -> str:
     return ", ".join(f"{k}={'error' if v is None else f'{v:g}'}" for k, v in step.metrics.items())
 
 
-def _table(result: simulation.Result) -> str:
-    rows = []
-    for step in simulation.changes(result.steps):
-        rows.append(
-            f'<tr class="{_esc(step.source)}"><td class="num">{step.time:g}</td><td>{format_time(step.time)}</td>'
-            f'<td>{_esc(step.source)}</td><td class="num">{step.replicas}</td><td class="num">{step.ready}</td>'
+def who(step: simulation.Step, activations: Mapping[str, float]) -> str:
+    """The triggers that made the step active (their value above their activation threshold), or the
+    ones whose reading failed; "" when none did."""
+    above = [name for name, value in step.metrics.items() if value is not None and value > activations.get(name, 0.0)]
+    failed = [name for name, value in step.metrics.items() if value is None]
+    parts = above + [f"{name} (failed)" for name in failed]
+    return ", ".join(parts)
+
+
+def decision_table(result: Timeline, rows: Sequence[int] | None = None) -> str:
+    """The decision table: when, who (the trigger), what (the replica change) and why (reason and the
+    one-line explanation). `rows` picks step indexes (default: every step); a step standing for a run of
+    identical decisions says how many."""
+    steps = result.steps
+    chosen = range(len(steps)) if rows is None else rows
+    out = []
+    shown_before: dict[int, int] = {}
+    last = result.initial_replicas
+    for index, step in enumerate(steps):
+        shown_before[index] = last
+        last = step.replicas
+    for index in chosen:
+        step = steps[index]
+        previous = shown_before[index]
+        what = f"{previous} → {step.replicas}" if step.replicas != previous else f"stay {step.replicas}"
+        runs = result.repeats.get(index, 1)
+        run_text = f"×{runs}" if runs > 1 else ""
+        out.append(
+            f'<tr class="{_esc(step.source)}"><td class="num">{step.time:g}</td><td>{_esc(result.label(step.time))}</td>'
+            f"<td>{_esc(step.source)}</td><td>{_esc(who(step, result.activations))}</td>"
+            f'<td class="num">{_esc(what)}</td><td class="num">{step.ready}</td>'
             f"<td>{'yes' if step.active else 'no'}</td><td><code>{_esc(step.reason)}</code></td>"
-            f"<td>{_esc(_metrics_text(step))}</td><td>{_esc(step.explanation)}</td></tr>"
+            f"<td>{_esc(_metrics_text(step))}</td><td>{_esc(step.explanation)}</td>"
+            f'<td class="num">{run_text}</td></tr>'
         )
     head = "".join(
-        f"<th>{h}</th>"
-        for h in ("s", "time", "source", "replicas", "ready", "active", "reason", "metrics", "explanation")
+        f'<th scope="col">{h}</th>'
+        for h in ("s", "time", "source", "who", "what", "ready", "active", "reason", "metrics", "why",
+                  "repeated")
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<table class="decisions"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}</tbody></table>'
 
 
-_STYLE = """
+def figures(result: Timeline) -> str:
+    """The two charts on one time axis: replicas (ready pods, min/max, activity) and the metric values
+    (targets, activation thresholds, failed readings)."""
+    return _replica_chart(result) + _metric_chart(result)
+
+
+STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
 h1{font-size:20px;margin:0 0 4px}
 p.meta{margin:0 0 12px;color:#59636e}
@@ -302,6 +401,7 @@ svg{display:block;max-width:100%;height:auto}
 .limitlabel{font-size:11px;fill:#8c959f;text-anchor:end}
 .active{fill:#2da44e;opacity:.55}
 .failure{stroke:#d1242f;stroke-width:2;fill:none}
+.failrun{stroke-width:4;opacity:.6}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 16px;padding:0;margin:4px 0 0 64px;font-size:12px;color:#59636e}
 .swatch{display:inline-block;width:18px;margin-right:6px;vertical-align:middle}
 .swatch.line{height:0}
@@ -312,8 +412,8 @@ table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{border-bottom:1px solid #eef1f4;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.hpa td:nth-child(3){color:#1f6feb}
-tr.operator td:nth-child(3){color:#e36209}
+tr.hpa td:nth-child(3){color:#0550ae}
+tr.operator td:nth-child(3){color:#bc4c00}
 code{font-size:12px}
 """
 
@@ -376,15 +476,18 @@ def render(result: simulation.Result, *, trace_name: str) -> str:
         f"{format_time(result.duration)} simulated"
     )
     title = f"ebb simulate: {spec.namespace}/{spec.name}"
+    line = timeline(result)
+    index = {id(step): i for i, step in enumerate(result.steps)}
+    rows = [index[id(step)] for step in simulation.changes(result.steps)]
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>"
+        f"<style>{STYLE}</style></head><body>"
         f'<h1>{_esc(title)}</h1><p class="meta">{meta}</p>'
         f'<ul class="triggers">{"".join(triggers)}</ul>'
         f'<p class="meta">{_esc(summary(result))}</p>'
-        f"{_replica_chart(result)}{_metric_chart(result)}"
+        f"{figures(line)}"
         '<h2>Decisions</h2><p class="meta">The first and last step, and every step where the replicas, the '
         "activity or the reason changed. Hover a dot in the replica chart for its explanation.</p>"
-        f"{_table(result)}</body></html>\n"
+        f"{decision_table(line, rows)}</body></html>\n"
     )

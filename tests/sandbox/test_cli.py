@@ -62,9 +62,30 @@ def test_standalone_sandbox_serves_preloaded_crds_and_requires_its_token(
     assert "t0ps3cret" not in out  # the printed kubeconfig masks a configured token
 
 
+def test_rbac_and_the_hpa_controller_are_flags(tmp_path: pathlib.Path) -> None:
+    kubeconfig = tmp_path / "kc.yaml"
+    process = _start("--rbac", "--hpa-sync-period", "1", "--no-kubelet", "--kubeconfig", str(kubeconfig))
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert "RBAC on, HPA controller every 1 s" in banner, banner
+        url = banner.split("listening on ")[1].split()[0]
+        reply = rawhttp.Api(url).get("/api/v1/namespaces")
+        assert (reply.status, reply.body["message"]) == (
+            403, 'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" '
+                 "at the cluster scope")
+        token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+        assert rawhttp.Api(url, token=token).get("/api/v1/namespaces").status == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     pytest.param(["--host", "0.0.0.0"], "only loopback addresses are allowed", id="non-loopback-host"),
     pytest.param(["--crds", "/nonexistent/dir"], "not a directory", id="missing-crd-dir"),
+    pytest.param(["--hpa-sync-period", "0"], "--hpa-sync-period 0.0: expected a number of seconds > 0",
+                 id="zero-sync-period"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     result = subprocess.run([str(EBB), "sandbox", *args], capture_output=True, text=True, timeout=30)

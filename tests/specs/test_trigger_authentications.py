@@ -214,20 +214,19 @@ UNSUPPORTED_CASES = [
 
 
 @pytest.mark.parametrize(("section", "value"), UNSUPPORTED_CASES)
-def test_sources_ebb_cannot_resolve_are_kept_with_a_warning(section: str, value: Any) -> None:
+def test_sources_ebb_cannot_resolve_are_errors_naming_the_field(section: str, value: Any) -> None:
     spec, found = specs.check_trigger_authentication(trigger_authentication({"spec": {section: value}}))
-    assert spec is not None, [str(p) for p in found]
-    assert spec.unsupported_sources == (section,)
-    (warning,) = [p for p in found if p.field == f"spec.{section}"]
-    assert warning.severity is problems.Severity.WARNING
-    assert "cannot resolve" in warning.message
+    assert spec is None
+    (error,) = [p for p in found if p.field == f"spec.{section}"]
+    assert error.severity is problems.Severity.ERROR
+    assert "not supported by Ebb" in error.message
 
 
-def test_file_path_is_accepted_on_a_cluster_trigger_authentication() -> None:
+def test_file_path_on_a_cluster_trigger_authentication_is_not_supported_by_ebb() -> None:
     body = trigger_authentication({"spec": {"filePath": "creds.json"}}, kind="ClusterTriggerAuthentication")
-    spec, _ = specs.check_trigger_authentication(body)
-    assert spec is not None
-    assert spec.unsupported_sources == ("filePath",)
+    spec, found = specs.check_trigger_authentication(body)
+    assert spec is None
+    assert [(p.field, "not supported by Ebb" in p.message) for p in found] == [("spec.filePath", True)]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 with its toy kubelet, the operator, its decision JSON, and a queue that fills and drains, read through the
 real `metrics-api` scaler. Prints one line per change and a summary (`scaler.cli.demo`).
 
-Exit codes: 0 the cycle completed (0 → 1 → N → 0; 0 → 1 → 0 in HPA mode), 1 it did not within
+Exit codes: 0 the cycle completed (0 → 1 → N → 0, in either mode), 1 it did not within
 `--duration`, 2 the demo could not be set up or the options are wrong, 130 stopped by Ctrl-C/SIGTERM.
 """
 
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[m.value for m in specs.ScalingMode],
         default=specs.ScalingMode.DIRECT.value,
         help="direct (default): the operator scales 0↔1↔N itself; hpa: KEDA's way, the operator does 0↔1 "
-        "and builds an HPA (the sandbox runs no HPA controller, so only 0↔1 happens)",
+        "and builds an HPA, and the sandbox's HPA controller does 1↔N from ebb adapter's values",
     )
     parser.add_argument(
         "--ready-delay",
@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help=f"seconds before a new pod is Ready (default {demo.Options.ready_delay:g})",
     )
+    parser.add_argument("--keep", action="store_true",
+                        help="after the cycle keep the sandbox, the operator and its dashboard running until Ctrl-C")
+    parser.add_argument("--port", type=int, default=0, metavar="PORT",
+                        help="the operator's HTTP port (dashboard, metrics, decisions; default: a free one)")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show the operator's log")
 
 
@@ -84,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
         return UNUSABLE
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    options = demo.Options(duration=args.duration, mode=specs.ScalingMode(args.mode), ready_delay=args.ready_delay)
+    if not 0 <= args.port <= 65535:
+        print(f"ebb demo: --port: expected 0 to 65535, got {args.port}", file=sys.stderr)
+        return UNUSABLE
+    options = demo.Options(duration=args.duration, mode=specs.ScalingMode(args.mode), ready_delay=args.ready_delay,
+                           keep=args.keep, http_port=args.port)
     try:
         return asyncio.run(_main(options))
     except demo.DemoError as error:

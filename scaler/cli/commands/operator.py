@@ -4,7 +4,9 @@ The cluster is found as kubectl finds it (`--kubeconfig`, else `KUBECONFIG`, els
 else the in-cluster service account). Every namespace is watched unless `--namespace` names some.
 `--scaling-mode direct` makes direct mode the default for ScaledObjects without the
 `ebb.dev/scaling-mode` annotation. `/metrics`, `/healthz`, `/readyz` and the decision log
-(`/api/v1/scaledobjects/{ns}/{name}/decisions`) are served on `--http-address`. Its default depends on
+(`/api/v1/scaledobjects/{ns}/{name}/decisions`) are served on `--http-address`, with the dashboard
+(`/`, `/scaledobjects/{ns}/{name}`, `/api/v1/dashboard/…`); `--http-token-file` protects the dashboard.
+The address's default depends on
 where the operator runs: in a pod (`KUBERNETES_SERVICE_HOST` is set) all interfaces, `0.0.0.0:8080`, as
 Prometheus and the kubelet's probes reach it on the pod IP; anywhere else (a workstation, `ebb operator`
 against a kubeconfig) loopback only, `127.0.0.1:8080`, so the decision log is not offered to the
@@ -28,7 +30,7 @@ import sys
 from collections.abc import Mapping
 
 from scaler.core import specs
-from scaler.operator import assembly, kube, leader_election, quiet_logging
+from scaler.operator import assembly, dashboard_server, kube, leader_election, quiet_logging
 from scalers import params
 
 HELP = "run the operator: watch ScaledObjects and scale their targets (KEDA's keda.sh/v1alpha1 API)"
@@ -54,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where /metrics, /healthz, /readyz and the decision log are served (default: 0.0.0.0:8080 in a pod, "
         "127.0.0.1:8080 elsewhere; 'off' to disable)",
     )
+    parser.add_argument(
+        "--http-token-file", metavar="FILE",
+        help="require this file's bearer token for the dashboard and /api/ (not /metrics or the probes); "
+             "requests from loopback, as through kubectl port-forward, need none unless --http-token-on-loopback",
+    )
+    parser.add_argument("--http-token-on-loopback", action="store_true",
+                        help="with --http-token-file: require the token from loopback clients too")
     parser.add_argument("--leader-election", action="store_true", help="run as one of several replicas holding a Lease")
     parser.add_argument("--lease-name", default="ebb-operator", help="the Lease's name (default: ebb-operator)")
     parser.add_argument("--lease-namespace", help="the Lease's namespace (default: the kubeconfig's namespace)")
@@ -101,7 +110,16 @@ def settings_from(args: argparse.Namespace) -> assembly.Settings:
         raise ValueError(
             "--lease-duration, --renew-deadline, --retry-period: expected lease duration > renew deadline > retry "
             f"period, got {lease_duration:g}s, {renew_deadline:g}s, {retry_period:g}s")
+    if args.http_token_file is not None:
+        try:
+            dashboard_server.read_token(args.http_token_file)
+        except OSError as error:
+            raise ValueError(f"--http-token-file {args.http_token_file}: cannot read it: {error.strerror}") from None
+    elif args.http_token_on_loopback:
+        raise ValueError("--http-token-on-loopback: needs --http-token-file")
     return assembly.Settings(
+        http_token_file=args.http_token_file,
+        http_token_on_loopback=args.http_token_on_loopback,
         kubeconfig=args.kubeconfig,
         context=args.context,
         namespaces=tuple(args.namespace),
