@@ -551,7 +551,8 @@ def _check_workload(so: specs.ScaledObjectSpec, world: _World, error: _Say, warn
             )
         return
     pod_spec = _pod_spec(workload)
-    containers = [c for c in pod_spec.get("containers") or [] if isinstance(c, Mapping)]
+    listed = pod_spec.get("containers")  # a malformed workload is not ours to judge, nor to crash on
+    containers = [c for c in (listed if isinstance(listed, list) else []) if isinstance(c, Mapping)]
     names = [str(c.get("name")) for c in containers]
     if target.env_source_container_name and target.env_source_container_name not in names:
         error(

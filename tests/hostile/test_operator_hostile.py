@@ -60,8 +60,11 @@ async def _ready(api: cluster.Api, name: str) -> dict[str, Any] | None:
 
 
 def _loud(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The operator's ERROR lines and tracebacks (the sandbox's HTTP server, in this process too, logs as
+    `aiohttp.server`; the operator's own server logs as `ebb.http`)."""
     return [f"{r.name}: {r.getMessage()[:300]}" for r in caplog.records
-            if r.levelno >= logging.ERROR or (r.exc_info and r.name.startswith(("ebb", "kopf", "aiohttp")))]
+            if r.name != "aiohttp.server"
+            and (r.levelno >= logging.ERROR or (r.exc_info and r.name.startswith(("ebb", "kopf", "aiohttp"))))]
 
 
 async def _valid_scaled_object(api: cluster.Api, redis_address: str, list_name: str) -> None:
@@ -149,6 +152,9 @@ async def test_generated_hostile_objects_never_stop_the_operator(
         if not isinstance(meta, dict):
             body["metadata"] = meta = {}
         meta["name"] = f"fuzz-{index}"
+        for key in ("labels", "annotations"):  # a real API server drops null maps (the sandbox keeps them,
+            if key in meta and meta[key] is None:  # and kopf then fails on every retry: reported to the sandbox)
+                del meta[key]
         try:  # the sandbox applies the CRD schema, as a cluster does
             status, _ = await api.call("POST", SO, body)
         except aiohttp.ClientError:  # a body the sandbox's HTTP server itself refused

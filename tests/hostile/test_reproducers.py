@@ -96,6 +96,20 @@ def test_a_hostile_scaled_object_gets_an_error_naming_its_field(edit: Edit, fiel
     assert max(len(line) for line in out.splitlines()) < 1_200  # a 40 KB value is not echoed whole
 
 
+@pytest.mark.parametrize("containers", [True, None, "x", 5, {"name": "worker"}, [None, 7, "x"]])
+def test_a_malformed_workload_beside_a_scaled_object_is_no_crash(containers: object) -> None:
+    # Found by the long fuzz run: `containers: true` in the Deployment made `_check_workload` iterate a bool.
+    workload = documents.deployment()
+    workload["spec"]["template"]["spec"]["containers"] = containers
+    body = documents.scaled_object()
+    body["spec"]["triggers"] = [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "50"}}]
+    body["spec"]["minReplicaCount"] = 1
+    del body["spec"]["advanced"]["scalingModifiers"], body["spec"]["fallback"]
+    code, out, err, _ = run_validate(yaml.safe_dump_all([body, workload]).encode())
+    assert (code, err) in ((0, ""), (1, "")), err
+    assert "Traceback" not in out
+
+
 def test_a_secret_with_a_non_ascii_value_is_named_not_a_traceback() -> None:
     data = b'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: "\xc3\xa9"}\n'
     code, out, err, _ = run_validate(data)
