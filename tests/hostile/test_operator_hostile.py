@@ -35,8 +35,10 @@ DEPLOYMENTS = cluster.DEPLOYMENT_BASE.format(ns=NS)
 pytestmark = pytest.mark.filterwarnings("ignore:Sending a large body directly:ResourceWarning")
 _FIELD = re.compile(r"\b(spec|metadata)[.\[]")
 _RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# Hostile objects through the operator per run: a batch in CI, ≥ 200 with EBB_FUZZ_PROFILE=long.
-FUZZ_OBJECTS = 250 if os.environ.get("EBB_FUZZ_PROFILE") == "long" else 24
+# Generated objects per run: a batch in CI, 600 with EBB_FUZZ_PROFILE=long (about a third pass the CRD
+# schema and reach the operator), or EBB_FUZZ_OPERATOR_OBJECTS.
+FUZZ_OBJECTS = int(os.environ.get("EBB_FUZZ_OPERATOR_OBJECTS")
+                   or (600 if os.environ.get("EBB_FUZZ_PROFILE") == "long" else 24))
 
 
 async def _create_large(base_url: str, body: dict[str, Any]) -> None:
