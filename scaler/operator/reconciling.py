@@ -87,6 +87,13 @@ class Context:
         default_factory=weakref.WeakValueDictionary
     )
 
+    def __post_init__(self) -> None:
+        # The conflict check looks objects up by workload and HPA name instead of scanning the namespace
+        # (a scan per reconcile is O(N²) over a start-up of N ScaledObjects).
+        self.watched.add_index(kube.SCALED_OBJECT, _BY_TARGET, _scaled_object_target_key)
+        self.watched.add_index(kube.SCALED_OBJECT, _BY_HPA_NAME, _scaled_object_hpa_key)
+        self.watched.add_index(kube.HPA, _BY_TARGET, _hpa_target_key)
+
     @property
     def metrics(self) -> scale_loop.Metrics | None:
         return self.loops.ctx.metrics
@@ -393,6 +400,29 @@ def _hpa_name_of(body: Mapping[str, Any]) -> str:
     return str(name) if name else f"keda-hpa-{_meta(body).get('name')}"
 
 
+_BY_TARGET = "scaleTargetRef"
+_BY_HPA_NAME = "hpaName"
+
+
+def _scaled_object_target_key(body: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    target = _target_of(body)
+    return () if target is None else ((str(_meta(body).get("namespace") or ""), target),)
+
+
+def _scaled_object_hpa_key(body: Mapping[str, Any]) -> tuple[tuple[str, str]]:
+    return ((str(_meta(body).get("namespace") or ""), _hpa_name_of(body)),)
+
+
+def _hpa_target_key(body: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    spec = body.get("spec")
+    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    fields = [ref.get(k) for k in ("apiVersion", "kind", "name")] if isinstance(ref, Mapping) else []
+    claimed = tuple(f for f in fields if isinstance(f, str))
+    if len(claimed) != 3:
+        return ()  # claims no workload a ScaledObject can name
+    return ((str(_meta(body).get("namespace") or ""), claimed),)
+
+
 def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> str:
     """The webhook's `other-scaled-object`, `other-scaled-object-hpa` and `other-hpa` rules; "" if none.
 
@@ -402,8 +432,15 @@ def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, An
     mine = (target.api_version, target.kind, target.name)
     gvk = f"{target.api_version}.{target.kind}"
     own_rank = _rank(body)
-    for other in ctx.watched.items(kube.SCALED_OBJECT, spec.namespace):
-        # The cheap comparisons first: this runs over every ScaledObject of the namespace per reconcile.
+    watched = ctx.watched
+    candidates = {
+        id(other): other
+        for other in (
+            *watched.by_index(kube.SCALED_OBJECT, _BY_TARGET, (spec.namespace, mine)),
+            *watched.by_index(kube.SCALED_OBJECT, _BY_HPA_NAME, (spec.namespace, spec.hpa_name)),
+        )
+    }
+    for other in candidates.values():
         same_target = _target_of(other) == mine
         if not same_target and _hpa_name_of(other) != spec.hpa_name:
             continue
@@ -423,12 +460,9 @@ def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, An
             )
             return f"{field}: the HPA {spec.hpa_name!r} is already managed by ScaledObject {other_name!r}"
     uid = str(_meta(body).get("uid") or "")
-    for hpa_body in ctx.watched.items(kube.HPA, spec.namespace):
+    for hpa_body in watched.by_index(kube.HPA, _BY_TARGET, (spec.namespace, mine)):
         meta = _meta(hpa_body)
         if (meta.get("annotations") or {}).get(specs.HPA_OWNERSHIP_VALIDATION) == "false":
-            continue
-        ref = (hpa_body.get("spec") or {}).get("scaleTargetRef") or {}
-        if (ref.get("apiVersion"), ref.get("kind"), ref.get("name")) != mine:
             continue
         if any(o.get("uid") == uid for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping)):
             continue
