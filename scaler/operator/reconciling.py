@@ -150,13 +150,16 @@ async def patch_status(
 ) -> Mapping[str, Any]:
     """Merge `fields` and `conditions` into the ScaledObject's status if anything differs; the body after.
 
-    Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads."""
+    Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads. A
+    ScaledObject without conditions gets KEDA's initial ones (`INITIAL_CONDITIONS`) under `conditions` in
+    the same write, not in a write of their own."""
     ref = about(body)
     for _ in range(5):
         status = _status(body)
         wanted = {k: v for k, v in (fields or {}).items() if status.get(k) != v}
         if conditions:
-            merged = scale_loop.merge_conditions(status.get("conditions"), conditions)
+            base = status.get("conditions") or scale_loop.merge_conditions(None, INITIAL_CONDITIONS)
+            merged = scale_loop.merge_conditions(base, conditions)
             if merged != status.get("conditions"):
                 wanted["conditions"] = merged
         if not wanted:
@@ -220,8 +223,25 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
     namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
     key = (namespace, name)
     if not _status(body).get("conditions"):
-        body = await patch_status(ctx, body, conditions=INITIAL_CONDITIONS)
+        # KEDA's initial conditions go with the first status this reconcile writes (`patch_status`); only
+        # if it stops before one are they written alone — with the resourceVersion read, so that they
+        # never replace conditions written meanwhile (a 409 then, ignored).
+        try:
+            return await _checked(ctx, body, namespace, name, key)
+        except Exception:
+            initial = {"conditions": scale_loop.merge_conditions(None, INITIAL_CONDITIONS)}
+            with contextlib.suppress(Exception):
+                await ctx.api.patch_scaled_object_status(
+                    namespace, name, initial, resource_version=str(meta.get("resourceVersion") or "")
+                )
+            raise
+    return await _checked(ctx, body, namespace, name, key)
 
+
+async def _checked(
+    ctx: Context, body: Mapping[str, Any], namespace: str, name: str, key: tuple[str, str]
+) -> Result:
+    meta = _meta(body)
     try:
         spec, found = specs.check_scaled_object(body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
@@ -243,9 +263,15 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
 
     # The target, through its /scale subresource.
     target = kube.Target.of(spec)
+    # A Deployment or StatefulSet the watch delivered exists: its replicas are read from the cache, not
+    # from /scale (one GET fewer per ScaledObject when thousands start at once).
+    workload = ctx.watched.workload(target)
     try:
         plural = await ctx.api.resource_of(target)
-        scale = await kube.retrying(lambda: ctx.api.read_scale(target), deadline=_deadline(ctx))
+        if workload is not None and not _meta(workload).get("deletionTimestamp"):
+            replicas = int((workload.get("spec") or {}).get("replicas") or 0)
+        else:
+            replicas = (await kube.retrying(lambda: ctx.api.read_scale(target), deadline=_deadline(ctx))).replicas
     except kube.ApiError as error:
         if error.not_found:
             why = f"{target.gvk} {namespace}/{target.name} does not exist or has no /scale subresource"
@@ -286,7 +312,7 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
         "pausedReplicaCount": None,
     }
     if status.get("originalReplicaCount") is None:
-        fields["originalReplicaCount"] = scale.replicas
+        fields["originalReplicaCount"] = replicas
     if spec.fallback is None and status.get("health"):
         fields["health"] = None
     old_hpa = status.get("hpaName")
