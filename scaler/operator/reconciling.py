@@ -243,7 +243,9 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
         if error.not_found:
             why = f"{target.gvk} {namespace}/{target.name} does not exist or has no /scale subresource"
         else:
-            why = f"{target.gvk} {namespace}/{target.name} cannot be read: {error.status} {error.reason}"
+            # The API server's message says who may not do what (a 403 names the user, verb and resource).
+            detail = f": {error.message}" if error.message else ""
+            why = f"{target.gvk} {namespace}/{target.name} cannot be read: {error.status} {error.reason}{detail}"
         return await _fail(
             ctx, body, f"ScaledObject doesn't have correct scaleTargetRef specification: spec.scaleTargetRef: {why}", Outcome.RETRY
         )
