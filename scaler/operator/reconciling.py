@@ -216,7 +216,9 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
         body = await patch_status(ctx, body, conditions=INITIAL_CONDITIONS)
 
     try:
-        spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+        # In a thread: the check is pure, and its costliest part (a formula's test run in golem, up to its
+        # deadline) releases the GIL, so a hostile object does not hold up the other loops (issue 9).
+        spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
         await ctx.loops.stop(key)
         return await _fail(ctx, body, _check_crashed(namespace, name, "spec", error))
