@@ -93,6 +93,29 @@ class Reading:
 
 
 Refresh = Callable[[], Awaitable[Reading | None]]
+SUBSCRIBER_LIMIT = 50_000
+
+
+class Subscriber:
+    """The readings put since `Readings.subscribe`, in order; `overflowed` once it fell too far behind."""
+
+    def __init__(self, limit: int) -> None:
+        self.queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=limit)
+        self.overflowed = False
+
+    def offer(self, reading: Reading) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(reading)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    def drain(self) -> list[Reading]:
+        found = []
+        while not self.queue.empty():
+            found.append(self.queue.get_nowait())
+        return found
 
 
 class Readings:
@@ -103,6 +126,7 @@ class Readings:
         self._by_key: dict[tuple[str, str], Reading] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[Reading | None]] = {}
         self.refreshes = 0  # re-reads started (each is one read of the ScaledObject's triggers)
+        self._subscribers: set[Subscriber] = set()
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -115,6 +139,17 @@ class Readings:
         old = self._by_key.get(key)
         if old is None or reading.taken_at >= old.taken_at:
             self._by_key[key] = reading
+            for subscriber in list(self._subscribers):
+                subscriber.offer(reading)
+
+    def subscribe(self, limit: int = SUBSCRIBER_LIMIT) -> Subscriber:
+        """Every reading put from now on (a slow subscriber that falls `limit` behind is cut off)."""
+        subscriber = Subscriber(limit)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
 
     def get(self, namespace: str, name: str) -> Reading | None:
         return self._by_key.get((namespace, name))
@@ -165,3 +200,6 @@ ADVERTISEMENT_LEASE = "ebb-operator-readings"
 ADVERTISEMENT_ANNOTATION = "ebb.dev/readings-url"
 ADVERTISEMENT_DURATION_SECONDS = 30
 READINGS_PATH = "/api/v1/readings/{namespace}/{name}"
+# Every reading, then each new one as it is taken: one JSON object per line (blank lines keep it alive).
+STREAM_PATH = "/api/v1/readings-stream"
+STREAM_HEARTBEAT_SECONDS = 5.0

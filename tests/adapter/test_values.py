@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from kube_sandbox import testing
-from metrics_adapter import answers
+from metrics_adapter import answers, sources
 from tests.adapter.conftest import Pki
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
@@ -170,3 +170,8 @@ async def test_at_most_one_source_query_per_polling_interval_while_asked_every_2
     await client.aclose()
     assert answered >= 3 * 4 * interval * 2  # every answer was a value
     assert 1 <= queries <= math.ceil(elapsed / interval) + 1, (queries, elapsed)
+    # The adapter answered from the operator's stream of readings, not by asking the operator each time.
+    assert adapter.runner.adapter is not None
+    source = adapter.runner.adapter.source
+    assert isinstance(source, sources.Forwarding)
+    assert source.streamed >= 4 and source.fetches <= 1, (source.streamed, source.fetches)
