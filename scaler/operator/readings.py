@@ -4,9 +4,9 @@ Every tick of a scale loop puts one `Reading` here: the values the HPA is fed (a
 scalingModifiers formula, exactly `decisions.Decision.metric_values`), the error of each failing metric,
 the time the triggers were read and the pollingInterval. The external metrics API (`metrics_adapter`)
 answers from these readings and never queries a source on its own: a reading is served as is while it is
-`fresh` (younger than the pollingInterval plus a grace, so a tick a few milliseconds late does not cause a
-second query), and a missing or stale one is read again through `Readings.fresh`, which runs one read
-however many requests wait for it (single-flight).
+`fresh` (the loop's next tick is not overdue: younger than 2 × pollingInterval + 1 s, see `stale_after`),
+and a missing or stale one is read again through `Readings.fresh`, which runs one read however many
+requests wait for it (single-flight).
 
 The store belongs to the operator, not to a loop: a loop restarted after a spec change keeps serving the
 previous reading (with the time it was taken) until its first tick replaces it.
@@ -20,14 +20,15 @@ import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-# A reading older than pollingInterval + max(MIN_GRACE, pollingInterval × GRACE_FRACTION) is stale.
-MIN_GRACE_SECONDS = 1.0
-GRACE_FRACTION = 0.5
+# A reading older than 2 × pollingInterval + GRACE_SECONDS is stale: a loop ticks every pollingInterval,
+# but its first interval after a (re)start may be up to two (each loop's phase is spread over the
+# interval), and a tick takes time.
+GRACE_SECONDS = 1.0
 
 
 def stale_after(polling_interval: float) -> float:
-    """How old a reading may get before it is read again: one interval and a grace for a late tick."""
-    return polling_interval + max(MIN_GRACE_SECONDS, polling_interval * GRACE_FRACTION)
+    """How old a reading may get before it is read again."""
+    return 2 * polling_interval + GRACE_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)
