@@ -36,7 +36,7 @@ from aiohttp import web
 from scaler.operator import decision_log, http_server, kube
 from scaler.reports import dashboard, dashboard_pages
 
-READY_HISTORY = 500  # ready-pod changes kept per workload
+READY_HISTORY = 128  # ready-pod changes kept per workload (only changes are stored)
 COOKIE = "ebb-dashboard-token"
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -88,12 +88,15 @@ class Dashboard:
         self.identity = identity
         self.default_mode = default_mode
         self.ready = ReadyHistory(clock)
+        # Each object's row, reused while its body, its workload's body and its decisions are unchanged
+        # (Watched replaces a body on every change): the fleet page at 1,000 objects reads no entries then.
+        self._rows: dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, Any] | None, int, dashboard.Row]] = {}
         watched.subscribe(self.ready.listener)
         self.version = version()
 
     def header(self) -> dashboard_pages.Header:
         _ready, why = self.health.readiness()
-        leader = "leading" if self.health.leading else why
+        leader = "leading" if self.health.leading and not self.health.stopping else why
         return dashboard_pages.Header(version=self.version, leader=leader, identity=self.identity)
 
     def status(self) -> dict[str, Any]:
@@ -116,12 +119,24 @@ class Dashboard:
     def row(self, body: Mapping[str, Any], now: float) -> dashboard.Row:
         meta = body.get("metadata") or {}
         ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        workload = self._workload(body)
+        records = self.decisions.records(ns, name)
+        cached = self._rows.get((ns, name))
+        if cached is not None and cached[0] is body and cached[1] is workload and cached[2] == records:
+            return cached[3]
         recent = self.decisions.entries(ns, name, limit=dashboard.FLAP_WINDOW)
-        return dashboard.fleet_row(body, self._workload(body), recent, now, self.default_mode)
+        row = dashboard.fleet_row(body, workload, recent, now, self.default_mode)
+        if row.why.kind is not dashboard.Why.COOLDOWN:  # its sentence counts down with the clock
+            self._rows[(ns, name)] = (body, workload, records, row)
+        return row
 
     def fleet(self, filters: dashboard.Filters) -> dict[str, Any]:
         now = self.clock()
-        rows = [self.row(body, now) for body in self.watched.items(kube.SCALED_OBJECT)]
+        bodies = list(self.watched.items(kube.SCALED_OBJECT))
+        if len(self._rows) > len(bodies):  # forget deleted objects
+            present = {((b.get("metadata") or {}).get("namespace"), (b.get("metadata") or {}).get("name")) for b in bodies}
+            self._rows = {key: value for key, value in self._rows.items() if key in present}
+        rows = [self.row(body, now) for body in bodies]
         return decision_log.redact(dashboard.fleet_document(rows, filters, now))
 
     def scaled_object(self, namespace: str, name: str, since: float | None, until: float | None) -> dict[str, Any] | None:

@@ -85,6 +85,8 @@ class Timeline:
     origin: float | None = None
     repeats: Mapping[int, int] = dataclasses.field(default_factory=dict)
     run_ends: Mapping[float, float] = dataclasses.field(default_factory=dict)  # a run's step time → its last time
+    # When the ready pods were counted apart from the steps (the live workload): (time, ready) changes.
+    ready_points: Sequence[tuple[float, int]] | None = None
 
     def label(self, t: float) -> str:
         """The time axis label of `t`."""
@@ -205,7 +207,10 @@ def _replica_chart(result: Timeline) -> str:
                 f'<text x="{LEFT + axes.plot_w - 4}" y="{y - 4:.1f}" class="limitlabel">{label} {value}</text>'
             )
     initial = result.initial_replicas
-    ready = _changes([(0.0, float(initial))] + [(s.time, float(s.ready)) for s in steps])
+    if result.ready_points is not None:
+        ready = _changes([(t, float(n)) for t, n in result.ready_points])
+    else:
+        ready = _changes([(0.0, float(initial))] + [(s.time, float(s.ready)) for s in steps])
     replicas = _changes([(0.0, float(initial))] + [(s.time, float(s.replicas)) for s in steps])
     parts.append(f'<path d="{axes.steps_path(ready, result.duration)}" class="ready"/>')
     parts.append(f'<path d="{axes.steps_path(replicas, result.duration)}" class="replicas"/>')

@@ -518,9 +518,14 @@ def object_timeline(doc: Mapping[str, Any]) -> charts.Timeline:
             time=round(t, 3), source="operator", replicas=replicas,
             ready=_ready_at(history, float(entry["timestamp"]), int(entry.get("currentReplicas") or 0)), active=bool(entry.get("active")),
             reason=str(entry.get("reason")), explanation=str(entry.get("explanation") or ""), metrics=metrics))
+    ready_points: list[tuple[float, int]] | None = None
+    if history:
+        first = initial or 0
+        ready_points = [(0.0, _ready_at(history, origin, first))]
+        ready_points += [(float(when) - origin, int(count)) for when, count in history if origin < float(when) <= end]
     spec = doc["spec"]
     return charts.Timeline(
         duration=max(end - origin, 1.0), initial_replicas=initial or 0,
         min_replicas=int(spec["minReplicaCount"]), max_replicas=int(spec["maxReplicaCount"]), steps=steps,
         metric_names=names, targets=targets, activations=activations, origin=origin, repeats=repeats,
-        run_ends=run_ends)
+        run_ends=run_ends, ready_points=ready_points)

@@ -231,7 +231,7 @@ def fleet_page(doc: Mapping[str, Any], filters: dashboard.Filters, header: Heade
     src = "/?" + (query + "&" if query else "") + "fragment=1"
     body = fleet_fragment(doc, filters)
     # The filter form sits outside the swapped part, so typing in it is never interrupted.
-    page = _page("Ebb: ScaledObjects", header, body, src, etag, 2000)
+    page = _page("Ebb: ScaledObjects", header, body, src, etag, 5000)
     return page.replace('<main id="live"', _filters(doc, filters) + '<main id="live"', 1)
 
 

@@ -75,16 +75,10 @@ async def published_pki(api: cluster.Api, pki: Pki) -> Pki:
     status, body = await api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                                   "metadata": {"name": "kube-system"}})
     assert status in (201, 409), body
-    # Replaces the cluster's own (a sandbox with API aggregation publishes one for its front proxy).
-    path = "/api/v1/namespaces/kube-system/configmaps"
-    status, existing = await api.call("GET", f"{path}/extension-apiserver-authentication")
-    if status == 200:
-        body = auth_config_map(pki)
-        body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-        status, answer = await api.call("PUT", f"{path}/extension-apiserver-authentication", body)
-        assert status == 200, answer
-    else:
-        await api.create(path, auth_config_map(pki))
+    # The sandbox publishes its own front-proxy PKI in this ConfigMap; the test replaces it with its own.
+    status, body = await api.call("PUT", "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
+                                  auth_config_map(pki))
+    assert status == 200, body
     return pki
 
 
