@@ -176,3 +176,22 @@ async def test_at_most_one_source_query_per_polling_interval_while_asked_every_2
     assert 1 <= queries <= math.ceil(elapsed / interval) + 1, (queries, elapsed)
     # The adapter answered from the operator's stream of readings (one per tick), not by asking the operator.
     assert source.streamed - streamed >= 3 and source.fetches == fetched, (source.streamed, source.fetches)
+
+
+async def test_the_adapter_reads_an_operator_whose_http_server_needs_a_token(
+    api: cluster.Api, published_pki: Pki, redis: aioredis.Redis, redis_server: redis_fixtures.RedisServer,
+    list_name: str, start_operator: Any, start_adapter: Any, tmp_path: Any,
+) -> None:
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker"))
+    await redis.rpush(list_name, "a")
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name))
+    token_file = tmp_path / "token"
+    token_file.write_text("dashboard-token-0123456789\n")
+    await start_operator(http_token_file=str(token_file), http_token_on_loopback=True)
+    adapter = await start_adapter()
+
+    async def one() -> bool:
+        return await _value(adapter, f"s0-redis-{list_name}", "orders", published_pki) == "1"
+
+    await cluster.until(one, what="the adapter serving 1 through a token-protected operator")
