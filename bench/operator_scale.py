@@ -279,6 +279,16 @@ async def scrape(http: aiohttp.ClientSession) -> Scrape:
     return Scrape(drift, decisions, took, buckets)
 
 
+def script_calls(port: int) -> int:
+    """EVAL and EVALSHA calls Redis has served (the list triggers' reads go through one script)."""
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
 def histogram_quantile(fraction: float, buckets: dict[float, float]) -> float:
     """Prometheus' histogram_quantile over cumulative bucket counts: linear within the bucket found."""
     bounds = sorted(buckets)
@@ -382,6 +392,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
         await asyncio.sleep(args.warmup)
 
         usage = Usage({name: cpu_seconds(pid) for name, pid in pids.items()})
+        scripts_before = script_calls(redis_port)
         first = await scrape(http)
         window_began = time.monotonic()
         previous = first.drift
@@ -399,6 +410,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
                 drifts.extend(v for name, v in sampled.drift.items() if previous.get(name) != v)
                 previous = sampled.drift
         current = await scrape(http)
+        scripts = script_calls(redis_port) - scripts_before
         scrape_seconds.append(current.seconds)
         histogram = {le: current.buckets.get(le, 0.0) - n for le, n in first.buckets.items()}
         window = time.monotonic() - window_began
@@ -410,6 +422,10 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
     scaled, replicas = await scaled_targets(base_url)
     report(args, drifts, histogram, scrape_seconds, window, ticks, cpu, [*usage.rss_kib, rss_end_kib],
            peak_kib, scaled, replicas, active)
+    # Each pipeline the operator's Redis batcher sends holds one script call for every list read it
+    # coalesced (one event-loop turn), so script calls = pipelines and ticks / pipelines = reads per pipeline.
+    print(f"Redis pipelines (script calls, INFO commandstats): {scripts} for {ticks:.0f} list reads = "
+          f"{ticks / max(scripts, 1):.2f} reads per pipeline")
 
 
 def report(args: argparse.Namespace, drifts: list[float], histogram: dict[float, float], scrape_seconds: list[float], window: float,

@@ -40,8 +40,8 @@ def validate_metadata(rt: resources.ResourceType, obj: Mapping[str, Any]) -> lis
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if isinstance(name, str) and name:
-        if rt.group == rbac.GROUP:
-            # RBAC objects only need a valid path segment (`system:discovery` is a fine name).
+        if rt.group in (rbac.GROUP, "apiregistration.k8s.io"):
+            # RBAC objects and APIServices only need a valid path segment (`system:discovery`, `v1.`).
             for bad in ("/", "%"):
                 if bad in name:
                     problems.append(_field_error(errors.CauseType.INVALID, "metadata.name",
@@ -284,7 +284,7 @@ def _apiservice(obj: dict[str, Any]) -> list[errors.FieldError]:
     group, version = str(spec.get("group") or ""), str(spec.get("version") or "")
     if not version:
         problems.append(errors.FieldError(errors.CauseType.REQUIRED, "spec.version", "Required value"))
-    expected = f"{version}.{group}" if group else version
+    expected = f"{version}.{group}"  # "v1." for the core group
     if version and name != expected:
         problems.append(errors.FieldError(errors.CauseType.INVALID, "metadata.name",
                                           f'Invalid value: "{name}": must be `spec.version+"."+spec.group`: "{expected}"'))

@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the kubeconfig to FILE (mode 0600)")
     parser.add_argument("--rbac", action="store_true",
                         help="enforce RBAC (bootstrap policy preloaded; the kubeconfig's token is system:admin in "
-                             "system:masters, anonymous callers are system:anonymous). Note: kubectl sends no token "
-                             "to a plain-HTTP server, so with --rbac kubectl is anonymous")
+                             "system:masters, anonymous callers are system:anonymous). kubectl sends no token "
+                             "to a plain-HTTP server: add --tls for kubectl")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS (the kubeconfig carries the CA); client certificates of the client CA "
+                             "authenticate too. kubectl needs it to send its token under --rbac")
     parser.add_argument("--hpa-controller", action=argparse.BooleanOptionalAction, default=True,
                         help="run the HPA controller (autoscaling/v2, External metrics through the aggregation layer)")
     parser.add_argument("--hpa-sync-period", type=float, default=15.0, metavar="SECONDS",
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = server.Config(host=args.host, port=args.port, token=args.token, crds=crds,
                            kubelet=kubelet.Settings(enabled=args.kubelet, ready_delay=args.ready_delay),
-                           rbac=args.rbac, hpa_controller=args.hpa_controller, hpa_sync_period=args.hpa_sync_period)
+                           rbac=args.rbac, hpa_controller=args.hpa_controller, hpa_sync_period=args.hpa_sync_period,
+                           tls=args.tls)
     try:
         return asyncio.run(_serve(config, args))
     except KeyboardInterrupt:
@@ -106,13 +110,14 @@ async def _serve(config: server.Config, args: argparse.Namespace) -> int:
         print(f"ebb sandbox: cannot start: {exc}", file=sys.stderr)
         return 1
     token = config.token or testing.DEFAULT_TOKEN
-    kubeconfig = testing.kubeconfig_for(sandbox.base_url, token=token)
+    ca_pem = sandbox.authority.client_ca_pem() if config.tls else None
+    kubeconfig = testing.kubeconfig_for(sandbox.base_url, token=token, ca_pem=ca_pem)
     if args.kubeconfig:
         testing.write_kubeconfig(args.kubeconfig, kubeconfig)
     shown = kubeconfig
     if config.token:
         # The configured token is a secret: the printed copy masks it; --kubeconfig FILE holds the real one.
-        shown = testing.kubeconfig_for(sandbox.base_url, token="<the --token value>")
+        shown = testing.kubeconfig_for(sandbox.base_url, token="<the --token value>", ca_pem=ca_pem)
     hpa = f"HPA controller every {config.hpa_sync_period:g} s" if config.hpa_controller else "no HPA controller"
     print(f"# Kubernetes API sandbox listening on {sandbox.base_url} ({len(config.crds)} CRDs preloaded, "
           f"kubelet {'on' if config.kubelet.enabled else 'off'}, RBAC {'on' if config.rbac else 'off'}, {hpa})",

@@ -36,6 +36,7 @@ import datetime
 import json
 import logging
 import math
+import ssl
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def _go_selector(selector: Mapping[str, Any] | None) -> str:
 class Controller:
     def __init__(self, base_url: str, token: str, sync_period: float = DEFAULT_SYNC_PERIOD, *,
                  tolerance: float = hpa.DEFAULT_TOLERANCE,
-                 downscale_stabilization: int = hpa.DEFAULT_DOWNSCALE_STABILIZATION) -> None:
+                 downscale_stabilization: int = hpa.DEFAULT_DOWNSCALE_STABILIZATION,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         if sync_period <= 0:
             raise ValueError(f"the HPA sync period must be positive, got {sync_period}")
         self.base_url = base_url
@@ -95,6 +97,7 @@ class Controller:
         self.sync_period = sync_period
         self.tolerance = tolerance
         self.downscale_stabilization = downscale_stabilization
+        self._ssl = ssl_context
         self._states: dict[str, hpa.HpaState] = {}
         self._plurals: dict[tuple[str, str], str] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -133,7 +136,8 @@ class Controller:
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self._token}",
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._session = aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {self._token}",
                                                            "User-Agent": "kube-controller-manager/v1.35.0 (sandbox)"})
         data = json.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"} if data else {"Accept": "application/json"}
@@ -171,10 +175,13 @@ class Controller:
         for item in listing.get("items") or []:
             uid = str(item["metadata"].get("uid"))
             alive.add(uid)
+            where = f'{item["metadata"].get("namespace")}/{item["metadata"].get("name")}'
             try:
                 await self.sync_one(item)
             except CallFailed as exc:
-                log.info("HPA %s/%s: %s", item["metadata"].get("namespace"), item["metadata"].get("name"), exc.message)
+                log.info("HPA %s: %s", where, exc.message)
+            except (KeyError, TypeError, ValueError, aiohttp.ClientError) as exc:  # one bad HPA never stops the rest
+                log.warning("HPA %s: sync failed: %s: %s", where, type(exc).__name__, exc)
         for uid in set(self._states) - alive:
             del self._states[uid]  # deleting an HPA forgets its recommendations and events
 

@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import ssl
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,16 @@ def service_account_user(namespace: str, name: str, uid: str, credential_id: str
                 ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED), extra)
 
 
+def certificate_user(peer: Mapping[str, Any]) -> User | None:
+    """The user a verified client certificate names (`ssl.SSLSocket.getpeercert()` form): CN, O's."""
+    subject = [pair for rdn in peer.get("subject", ()) for pair in rdn]
+    name = next((value for key, value in subject if key == "commonName"), None)
+    if not name:
+        return None
+    groups = tuple(value for key, value in subject if key == "organizationName")
+    return User(str(name), groups=(*groups, AUTHENTICATED))
+
+
 def split_service_account(username: str) -> tuple[str, str] | None:
     """(namespace, name) of `system:serviceaccount:NS:NAME`, else None."""
     if not username.startswith(SERVICE_ACCOUNT_PREFIX):
@@ -106,6 +117,7 @@ class Authority:
         self.client_ca = trustme.CA(organization_name="ebb-sandbox", organization_unit_name="kubernetes-ca")
         self.front_proxy_ca = trustme.CA(organization_name="ebb-sandbox", organization_unit_name="front-proxy-ca")
         self.front_proxy_client = self.front_proxy_ca.issue_cert(FRONT_PROXY_CN, common_name=FRONT_PROXY_CN)
+        self._serving: trustme.LeafCert | None = None
         signing = trustme.CA(organization_name="ebb-sandbox", organization_unit_name="service-account-signer")
         self._signing_key_pem = signing.private_key_pem.bytes()
         private = serialization.load_pem_private_key(self._signing_key_pem, password=None)
@@ -114,6 +126,32 @@ class Authority:
         self._public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                              serialization.PublicFormat.SubjectPublicKeyInfo)
         self.key_id = base64.urlsafe_b64encode(hashlib.sha256(public_der).digest()).decode().rstrip("=")
+
+    # --- serving and client certificates ------------------------------------------------------------------
+
+    def serving_context(self) -> ssl.SSLContext:
+        """kube-apiserver's TLS: a serving certificate from the cluster CA (kubeadm's SANs), and client
+        certificates signed by the client CA accepted as identities (CN = user, O = groups)."""
+        if self._serving is None:
+            self._serving = self.client_ca.issue_cert(
+                "127.0.0.1", "::1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local", common_name="kube-apiserver")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._serving.configure_cert(context)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        self.client_ca.configure_trust(context)
+        return context
+
+    def client_certificate(self, user: str, group: str | None = None) -> tuple[str, str]:
+        """(certificate PEM, key PEM) of a client certificate for USER (in GROUP) from the client CA."""
+        leaf = self.client_ca.issue_cert(user, common_name=user, organization_name=group)
+        return leaf.cert_chain_pems[0].bytes().decode(), leaf.private_key_pem.bytes().decode()
+
+    def trusting_context(self) -> ssl.SSLContext:
+        """A client context that trusts the sandbox's serving certificate."""
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        self.client_ca.configure_trust(context)
+        return context
 
     # --- published trust ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ kubectl asks). Private controls live under `/sandbox/` (faults, kubelet, review 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import hmac
 import json
@@ -29,6 +30,7 @@ from kube_sandbox import (
     identity,
     kubelet,
     openapi,
+    protobuf,
     rbac,
     resources,
     reviews,
@@ -77,6 +79,9 @@ class Config:
     hpa_sync_period: float = 15.0
     # Seconds between availability checks of every APIService (kube-aggregator re-checks periodically too).
     aggregation_recheck: float = 30.0
+    # Serve HTTPS (a certificate from the cluster CA) and accept client certificates of the client CA as
+    # identities. Needed for kubectl under RBAC: client-go sends no bearer token to a plain-HTTP server.
+    tls: bool = False
 
     @property
     def admin_token(self) -> str:
@@ -161,7 +166,8 @@ class Server:
     @property
     def base_url(self) -> str:
         host = self.config.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -189,7 +195,8 @@ class Server:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True,
+                           ssl_context=self.authority.serving_context() if self.config.tls else None)
         await site.start()
         server = site._server
         assert server is not None
@@ -197,7 +204,9 @@ class Server:
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
         self.aggregator.start()
         if self.config.hpa_controller:
-            self.hpa = hpa_controller.Controller(self.base_url, self.controller_token(), self.config.hpa_sync_period)
+            self.hpa = hpa_controller.Controller(
+                self.base_url, self.controller_token(), self.config.hpa_sync_period,
+                ssl_context=self.authority.trusting_context() if self.config.tls else None)
             self.hpa.start()
 
     def _bootstrap_identity(self) -> None:
@@ -213,6 +222,14 @@ class Server:
         self.cluster.create(self.cluster.rt("", "v1", "configmaps"), identity.AUTH_CONFIGMAP_NAMESPACE, {
             "metadata": {"name": identity.AUTH_CONFIGMAP_NAME, "namespace": identity.AUTH_CONFIGMAP_NAMESPACE},
             "data": self.authority.authentication_configmap_data()}, opts)
+        apiservices = self.cluster.rt("apiregistration.k8s.io", "v1", "apiservices")
+        for group, version, priority in _local_group_versions(self.cluster.registry):
+            # kube-apiserver's autoregister controller: every built-in group/version is a Local APIService.
+            self.cluster.create(apiservices, None, {
+                "metadata": {"name": f"{version}.{group}",
+                             "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+                "spec": {"group": group, "version": version, "groupPriorityMinimum": priority,
+                         "versionPriority": 15}}, opts)
         self.cluster.create(self.cluster.rt("", "v1", "serviceaccounts"), rbac.HPA_CONTROLLER_NAMESPACE, {
             "metadata": {"name": rbac.HPA_CONTROLLER_ACCOUNT, "namespace": rbac.HPA_CONTROLLER_NAMESPACE}},
             cluster.WriteOptions(manager="kube-controller-manager"))
@@ -275,6 +292,12 @@ class Server:
         scheme, _, given = header.partition(" ")
         given = given.strip()
         open_path = request.path in OPEN_PATHS
+        peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+        if peer:
+            # Verified against the client CA by the TLS handshake (CERT_OPTIONAL); x509 comes before tokens.
+            certified = identity.certificate_user(peer)
+            if certified is not None:
+                return certified
         if scheme.lower() != "bearer" or not given:
             if self.config.token is not None and not open_path:
                 raise errors.ApiError(401, errors.Reason.UNAUTHORIZED, "Unauthorized")
@@ -669,7 +692,10 @@ class Server:
             if transport is not None:
                 transport.abort()  # no terminating chunk: the client sees a broken stream
             return response
-        await response.write_eof()
+        # The client may hang up between the last event and the terminating chunk (a watch closed as the
+        # client stops): that ends the stream as well, so it is nothing to report.
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
         return response
 
     # --- writes ------------------------------------------------------------------------------------
@@ -679,6 +705,15 @@ class Server:
         if not raw:
             return None
         content_type = request.content_type
+        if content_type == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.UnsupportedKind as exc:
+                raise errors.unsupported_media_type(
+                    f"{content_type} (of {exc}: the sandbox decodes protobuf for Secret, ConfigMap and DeleteOptions)",
+                    [JSON, "application/yaml", *list(cluster.PatchType.ALL)]) from exc
+            except protobuf.DecodeError as exc:
+                raise errors.bad_request(f"error decoding the protobuf request body: {exc}") from exc
         if "protobuf" in content_type or "cbor" in content_type:
             raise errors.unsupported_media_type(content_type, [JSON, "application/yaml", *list(cluster.PatchType.ALL)])
         try:
@@ -880,3 +915,11 @@ class Server:
 def _aggregated_group(group: str, versions: list[tuple[int, str]]) -> dict[str, Any]:
     listed = [{"groupVersion": f"{group}/{v}", "version": v} for _, v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
+def _local_group_versions(registry: resources.Registry) -> list[tuple[str, str, int]]:
+    """(group, version, groupPriorityMinimum) of every built-in group/version, core first."""
+    seen: dict[tuple[str, str], int] = {}
+    for rt in resources.BUILTINS:
+        seen.setdefault((rt.group, rt.version), 18000 if not rt.group else 17000 - 100 * len(seen))
+    return [(g, v, p) for (g, v), p in seen.items() if registry.has_group_version(g, v)]

@@ -45,6 +45,7 @@ class Sandbox:
         hpa_controller: bool = False,
         hpa_sync_period: float = 15.0,
         aggregation_recheck: float = 30.0,
+        tls: bool = False,
     ) -> None:
         self.config = server.Config(
             port=port,
@@ -58,6 +59,7 @@ class Sandbox:
             hpa_controller=hpa_controller,
             hpa_sync_period=hpa_sync_period,
             aggregation_recheck=aggregation_recheck,
+            tls=tls,
         )
         self.server = server.Server(self.config)
         self._thread: threading.Thread | None = None
@@ -115,7 +117,17 @@ class Sandbox:
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
 
     def kubeconfig(self, *, namespace: str = "default", token: str | None = None) -> dict[str, Any]:
-        return kubeconfig_for(self.base_url, token=token or self.config.token or DEFAULT_TOKEN, namespace=namespace)
+        return kubeconfig_for(self.base_url, token=token or self.config.token or DEFAULT_TOKEN, namespace=namespace,
+                              ca_pem=self.ca_pem)
+
+    @property
+    def ca_pem(self) -> str | None:
+        """The CA of the serving certificate (with `tls=True`), else None."""
+        return self.server.authority.client_ca_pem() if self.config.tls else None
+
+    def client_certificate(self, user: str, group: str | None = None) -> tuple[str, str]:
+        """(certificate PEM, key PEM) for USER in GROUP, signed by the client CA (`tls=True` accepts it)."""
+        return self.server.authority.client_certificate(user, group)
 
     def write_kubeconfig(self, path: str | os.PathLike[str], *, namespace: str = "default") -> pathlib.Path:
         return write_kubeconfig(path, self.kubeconfig(namespace=namespace))
@@ -188,11 +200,15 @@ class Sandbox:
         await self.astop()
 
 
-def kubeconfig_for(base_url: str, *, token: str, namespace: str = "default", name: str = "ebb-sandbox") -> dict[str, Any]:
+def kubeconfig_for(base_url: str, *, token: str, namespace: str = "default", name: str = "ebb-sandbox",
+                   ca_pem: str | None = None) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": base_url}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": base_url}}],
+        "clusters": [{"name": name, "cluster": cluster}],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
         "current-context": name,

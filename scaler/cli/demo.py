@@ -6,6 +6,10 @@ queue depth rises and falls (`demo_timeline.Schedule`), read through the real `m
 a Deployment at 0 replicas and a ScaledObject, then watches the Deployment and the decision JSON the
 operator serves, emitting one line per change until the cycle (0 → 1 → N → 0) is complete, `duration`
 has passed, or `stop` is set. Everything is torn down before it returns.
+
+In HPA mode (`--mode hpa`) the sandbox also runs its HPA controller and `ebb adapter` runs in-process,
+registered through a Service, Endpoints and the APIService `v1beta1.external.metrics.k8s.io`: the operator
+does 0 ↔ 1, the HPA controller 1 ↔ N from the values it reads through the aggregation layer.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import pathlib
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +31,8 @@ import yaml
 from aiohttp import web
 
 from kube_sandbox import testing
+from metrics_adapter import answers as answers_module
+from metrics_adapter import running as adapter_running
 from scaler.cli import demo_timeline
 from scaler.core import specs
 from scaler.operator import assembly
@@ -36,6 +43,8 @@ NAMESPACE = "demo"
 NAME = "worker"
 TARGET_VALUE = 10
 MAX_REPLICAS = 10
+METRIC = "s0-metric-api-queue-depth"
+API_SERVICE = answers_module.API_SERVICE_NAME
 POLL_EVERY = 0.2  # seconds between two looks at the Deployment and the decision log
 DECISION_LAG = 1.5  # seconds a replica count may run ahead of the recorded decisions before it is shown
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -223,13 +232,23 @@ async def run(
     schedule = demo_timeline.Schedule.for_duration(options.duration, peak=options.peak)
     stop = stop or asyncio.Event()
     began = time.monotonic()
-    sandbox = testing.Sandbox(ready_delay=options.ready_delay)
+    hpa_mode = options.mode is specs.ScalingMode.HPA
+    # HPA mode: the sandbox runs an HPA controller (synced every second) that reads the adapter through
+    # the aggregation layer, as kube-controller-manager and kube-apiserver do.
+    sandbox = (
+        testing.Sandbox(ready_delay=options.ready_delay, hpa_controller=True, hpa_sync_period=1.0, aggregation_recheck=0.2)
+        if hpa_mode
+        else testing.Sandbox(ready_delay=options.ready_delay)
+    )
     # The sandbox runs in its own thread: kopf, when it stops, cancels the tasks spawned on its loop.
     await asyncio.to_thread(sandbox.start_in_thread)
     workload = Workload(schedule)
     running: assembly.Operator | None = None
     operator_task: asyncio.Task[None] | None = None
     operator_stop = asyncio.Event()
+    adapter: adapter_running.Runner | None = None
+    adapter_task: asyncio.Task[None] | None = None
+    adapter_stop = asyncio.Event()
     try:
         with tempfile.TemporaryDirectory(prefix="ebb-demo-") as folder:
             kubeconfig = sandbox.write_kubeconfig(pathlib.Path(folder) / "kubeconfig", namespace=NAMESPACE)
@@ -271,13 +290,20 @@ async def run(
                 workload.begin()
                 emit(f"  applied ScaledObject {NAMESPACE}/{NAME}: metrics-api on queue.depth, targetValue "
                      f"{TARGET_VALUE}, pollingInterval 1, cooldownPeriod 5, max {MAX_REPLICAS}, {options.mode.value} mode")
-                if options.mode is specs.ScalingMode.HPA:
-                    emit("  HPA mode: the operator does 0↔1 and builds the HPA keda-hpa-worker; the sandbox has "
-                         "no HPA controller, so nothing scales 1↔N here (use the default direct mode to see it)")
+                if hpa_mode:
+                    adapter = adapter_running.Runner(adapter_running.Settings(
+                        secure_port=0, bind_address="127.0.0.1", kubeconfig=str(kubeconfig)))
+                    adapter_task = asyncio.create_task(adapter.run(adapter_stop), name="ebb-adapter")
+                    await _register_adapter(kube, adapter, adapter_task)
+                    emit(f"  HPA mode: the operator does 0↔1 and builds the HPA keda-hpa-{NAME}; the sandbox's HPA "
+                         f"controller does 1↔N, reading ebb adapter (https://127.0.0.1:{adapter.port}) through the "
+                         f"APIService {API_SERVICE} (Available)")
+                    emit(f"  kubectl --kubeconfig {kubeconfig} get --raw '{_metric_path()}'")
                 emit("")
-                timeline = demo_timeline.Timeline(scale_out=options.mode is specs.ScalingMode.DIRECT)
+                timeline = demo_timeline.Timeline(scale_out=True)
                 answers = await _watch(
-                    kube, decisions_url, workload, timeline, emit, stop, operator_task, deadline=began + options.duration
+                    kube, decisions_url, workload, timeline, emit, stop, operator_task, deadline=began + options.duration,
+                    hpa_mode=hpa_mode,
                 )
                 interrupted = stop.is_set() or operator_task.done()
                 emit("")
@@ -306,6 +332,10 @@ async def run(
                     hpa=hpa,
                 )
     finally:
+        adapter_stop.set()
+        if adapter_task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(adapter_task, 15)
         operator_stop.set()
         if operator_task is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -329,8 +359,52 @@ async def _hpa_line(kube: aiohttp.ClientSession) -> str:
         metrics.append(f"{(external.get('metric') or {}).get('name')} ({target.get('type')} {value})")
     return (
         f"HPA {NAMESPACE}/{name} built by the operator: minReplicas {spec.get('minReplicas')}, maxReplicas "
-        f"{spec.get('maxReplicas')}, external metric {', '.join(metrics) or 'none'} (nothing acts on it here)"
+        f"{spec.get('maxReplicas')}, external metric {', '.join(metrics) or 'none'}; status: "
+        f"{_hpa_status_text(body)}"
     )
+
+
+def _hpa_status_text(body: Mapping[str, Any]) -> str:
+    status = body.get("status") or {}
+    active = next((c for c in status.get("conditions") or [] if c.get("type") == "ScalingActive"), None)
+    said = f", ScalingActive={active.get('status')} {active.get('reason')}" if active else ""
+    return f"currentReplicas {status.get('currentReplicas', 0)}, desiredReplicas {status.get('desiredReplicas', 0)}{said}"
+
+
+def _metric_path() -> str:
+    selector = urllib.parse.quote(f"{answers_module.SCALED_OBJECT_LABEL}={NAME}", safe="")
+    return f"/apis/{answers_module.GROUP_VERSION}/namespaces/{NAMESPACE}/{METRIC}?labelSelector={selector}"
+
+
+async def _register_adapter(kube: aiohttp.ClientSession, adapter: adapter_running.Runner, task: asyncio.Task[None]) -> None:
+    """Wait for the adapter, then register it as a cluster would (Service, Endpoints on loopback,
+    APIService with its CA) and wait until the aggregation layer finds it Available."""
+    waiter = asyncio.create_task(adapter.started.wait())
+    await asyncio.wait({waiter, task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()
+        raise DemoError("the adapter stopped while starting")
+    if not adapter.started.is_set() or adapter.port is None or adapter.ca_pem is None:
+        raise DemoError("the adapter did not start within 30 s")
+    for obj in testing.apiservice_manifests(
+        answers_module.GROUP, answers_module.VERSION, namespace=NAMESPACE, service=adapter.settings.service_name,
+        port=adapter.port, ca_bundle_pem=adapter.ca_pem.decode(),
+    ):
+        plural = {"Service": f"/api/v1/namespaces/{NAMESPACE}/services",
+                  "Endpoints": f"/api/v1/namespaces/{NAMESPACE}/endpoints",
+                  "APIService": "/apis/apiregistration.k8s.io/v1/apiservices"}[obj["kind"]]
+        await _create(kube, plural, obj)
+    deadline = time.monotonic() + 15
+    while True:
+        _, body = await _json(kube, f"/apis/apiregistration.k8s.io/v1/apiservices/{API_SERVICE}")
+        conditions = ((body or {}).get("status") or {}).get("conditions") or []
+        available: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Available"), {})
+        if available.get("status") == "True":
+            return
+        if time.monotonic() > deadline:
+            raise DemoError(f"APIService {API_SERVICE} not Available within 15 s: {available.get('message')}")
+        await asyncio.sleep(0.1)
 
 
 async def _watch(
@@ -343,6 +417,7 @@ async def _watch(
     operator_task: asyncio.Task[None],
     *,
     deadline: float,
+    hpa_mode: bool = False,
 ) -> int:
     """Look every POLL_EVERY s until the cycle completes, the deadline, `stop` or the operator ends; the
     number of 200 answers from the decision endpoint."""
@@ -363,17 +438,40 @@ async def _watch(
                 replicas = int((target.get("spec") or {}).get("replicas") or 0)
                 # The write landed but its decision is not recorded yet: wait a poll rather than print the
                 # new replicas beside the previous decision (unless it stays so: someone else scaled it).
-                if latest is not None and latest.get("replicas") != replicas:
+                hpa_step = None
+                if hpa_mode and replicas > 0 and latest is not None and latest.get("replicas") not in (None, replicas):
+                    # 1↔N is the HPA controller's: say what it read through the adapter.
+                    hpa_step = await _hpa_step(kube)
+                elif latest is not None and latest.get("replicas") != replicas:
                     lagging_since = lagging_since or time.monotonic()
                     if time.monotonic() - lagging_since < DECISION_LAG:
                         await _pause(stop)
                         continue
                 lagging_since = None
-                line = timeline.observe(_observation(workload, latest, replicas, target))
+                observation = _observation(workload, latest, replicas, target)
+                if hpa_step is not None:
+                    observation = dataclasses.replace(observation, reason="HPA", explanation=hpa_step)
+                line = timeline.observe(observation)
                 if line is not None:
                     emit(line)
             await _pause(stop)
     return answers
+
+
+async def _hpa_step(kube: aiohttp.ClientSession) -> str | None:
+    """The HPA's last step, from its status: desired replicas and the metric it read through the adapter."""
+    code, body = await _json(kube, f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscalers/keda-hpa-{NAME}")
+    if code != 200 or body is None:
+        return None
+    status = body.get("status") or {}
+    metrics = []
+    for metric in status.get("currentMetrics") or []:
+        external = metric.get("external") or {}
+        current = external.get("current") or {}
+        metrics.append(f"{(external.get('metric') or {}).get('name')} averageValue "
+                       f"{current.get('averageValue', current.get('value'))} per pod (target {TARGET_VALUE})")
+    return (f"HPA controller: desiredReplicas {status.get('desiredReplicas')} from "
+            f"{', '.join(metrics) or 'no metric yet'}, read through the adapter")
 
 
 def _observation(

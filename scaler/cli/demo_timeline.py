@@ -100,8 +100,8 @@ class Timeline:
     ready-pod count; a decision that only restates the same facts prints nothing, and an explanation
     already shown is not repeated (pods becoming ready print a short line).
 
-    `scale_out` says whether the cycle must go above one replica (direct mode) or only 0 → 1 → 0 (HPA
-    mode against the sandbox, which has no HPA controller)."""
+    `scale_out` says whether the cycle must go above one replica (both modes of `ebb demo`) or only
+    0 → 1 → 0 (a cluster where nothing does 1↔N)."""
 
     def __init__(self, *, scale_out: bool = True) -> None:
         self.scale_out = scale_out

@@ -116,7 +116,7 @@ def compile_formula(formula: str, variables: Sequence[str]) -> Formula:
     names = tuple(dict.fromkeys(variables))
     compiled = Formula(source=formula, variables=names)
     try:
-        _engine(names).eval(formula, {name: DUMMY_VALUE for name in names})
+        _dummy_run(formula, names)
     except golem.UndefinedVariableError as exc:
         known = ", ".join(names) if names else "none"
         raise FormulaError(
@@ -139,6 +139,16 @@ def compile_formula(formula: str, variables: Sequence[str]) -> Formula:
     if _evaluate(formula, names, tuple(DUMMY_VALUE for _ in names)) is None:
         raise FormulaError(f"formula `{formula}` returns nil with every trigger = -1, expected a number")
     return compiled
+
+
+def _dummy_run(formula: str, names: tuple[str, ...]) -> None:
+    dummies = {name: DUMMY_VALUE for name in names}
+    try:
+        _engine(names).eval(formula, dummies)
+    except golem.TimeoutError:
+        # The first run also compiles (and may start golem's runtime): only a second, warm run that
+        # still overruns the deadline says the formula itself is too slow.
+        _engine(names).eval(formula, dummies)
 
 
 @functools.lru_cache(maxsize=64)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -195,21 +196,17 @@ def validate(
     )
 
     so_reports: list[ObjectReport] = []
-    accepted: list[tuple[specs.ScaledObjectSpec, manifests.Source]] = []
+    accepted = _Accepted()
     for document in docs:
         if document.kind != specs.SCALED_OBJECT_KIND:
             continue
         spec, found = specs.check_scaled_object(document.body, default_namespace=default_namespace)
         ref = spec.ref if spec is not None else (found[0].obj if found else document.name)
         if spec is not None:
-            found.extend(_cross_checks(spec, document.source, accepted, world))
+            found.extend(_cross_checks(spec, document.source, accepted.related(spec), world))
             if trigger_checker is not None:
                 found.extend(_check_triggers(spec, cluster, trigger_checker))
-            # kubectl apply keeps the last definition of a name: it replaces the earlier one.
-            accepted = [
-                (o, src) for o, src in accepted if (o.namespace, o.name) != (spec.namespace, spec.name)
-            ]
-            accepted.append((spec, document.source))
+            accepted.add(spec, document.source)
         so_reports.append(_report(ref, document.source, found, spec))
     return Report(
         scaled_objects=tuple(so_reports),
@@ -232,6 +229,42 @@ def _report(
     return ObjectReport(ref, source, errors, warnings, None if errors else spec)
 
 
+class _Accepted:
+    """The ScaledObjects accepted so far, in input order, indexed so that finding the earlier ones that
+    share a name, a workload or an HPA name costs no more than there are of them (a file of n
+    ScaledObjects is checked in linear, not quadratic, time)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[Key, tuple[int, specs.ScaledObjectSpec, manifests.Source]] = {}
+        self._by_target: dict[tuple[str, str, str, str], list[Key]] = {}
+        self._by_hpa: dict[Key, list[Key]] = {}
+        self._count = 0
+
+    @staticmethod
+    def _target(so: specs.ScaledObjectSpec) -> tuple[str, str, str, str]:
+        target = so.scale_target_ref
+        return (so.namespace, target.api_version, target.kind, target.name)
+
+    def add(self, so: specs.ScaledObjectSpec, source: manifests.Source) -> None:
+        # kubectl apply keeps the last definition of a name: it replaces the earlier one (and moves last).
+        key = (so.namespace, so.name)
+        self._count += 1
+        self._by_name.pop(key, None)
+        self._by_name[key] = (self._count, so, source)
+        self._by_target.setdefault(self._target(so), []).append(key)
+        self._by_hpa.setdefault((so.namespace, so.hpa_name), []).append(key)
+
+    def related(self, so: specs.ScaledObjectSpec) -> list[tuple[specs.ScaledObjectSpec, manifests.Source]]:
+        """The accepted ScaledObjects with `so`'s name, workload or HPA name, in input order."""
+        keys = [
+            (so.namespace, so.name),
+            *self._by_target.get(self._target(so), ()),
+            *self._by_hpa.get((so.namespace, so.hpa_name), ()),
+        ]
+        found = {self._by_name[k][0]: self._by_name[k] for k in keys if k in self._by_name}
+        return [(found[seq][1], found[seq][2]) for seq in sorted(found)]
+
+
 @dataclasses.dataclass(frozen=True)
 class _World:
     cluster: Cluster
@@ -239,6 +272,24 @@ class _World:
     limit_ranges: tuple[manifests.Document, ...]
     invalid_auths: frozenset[tuple[str, str | None, str]]  # (kind, namespace, name)
     default_namespace: str
+
+    @functools.cached_property
+    def hpas_by_target(self) -> dict[tuple[object, ...], list[manifests.Document]]:
+        """(namespace, apiVersion, kind, name) of the target -> the HPAs targeting it."""
+        index: dict[tuple[object, ...], list[manifests.Document]] = {}
+        for document in self.hpas:
+            ref = _sub(_sub(document.body, "spec"), "scaleTargetRef")
+            key = (document.namespace(self.default_namespace), ref.get("apiVersion"), ref.get("kind"), ref.get("name"))
+            if all(isinstance(part, str) for part in key):
+                index.setdefault(key, []).append(document)
+        return index
+
+    @functools.cached_property
+    def limit_ranges_by_namespace(self) -> dict[str, list[manifests.Document]]:
+        index: dict[str, list[manifests.Document]] = {}
+        for document in self.limit_ranges:
+            index.setdefault(document.namespace(self.default_namespace), []).append(document)
+        return index
 
 
 # -- the other objects -------------------------------------------------------------------------------
@@ -433,9 +484,7 @@ def _sub(body: object, key: str) -> Mapping[str, Any]:
 
 def _check_hpas(so: specs.ScaledObjectSpec, world: _World, error: _Say) -> None:
     target = so.scale_target_ref
-    for document in world.hpas:
-        if document.namespace(world.default_namespace) != so.namespace:
-            continue
+    for document in world.hpas_by_target.get((so.namespace, target.api_version, target.kind, target.name), ()):
         meta = _sub(document.body, "metadata")
         if _sub(meta, "annotations").get(specs.HPA_OWNERSHIP_VALIDATION) == "false":
             continue
@@ -577,9 +626,7 @@ def _positive(quantity: object) -> bool:
 
 
 def _limit_range_default(world: _World, namespace: str, resource: str) -> bool:
-    for document in world.limit_ranges:
-        if document.namespace(world.default_namespace) != namespace:
-            continue
+    for document in world.limit_ranges_by_namespace.get(namespace, ()):
         spec = document.body.get("spec")
         limits = spec.get("limits") if isinstance(spec, Mapping) else None
         for item in limits if isinstance(limits, list) else []:

@@ -6,8 +6,12 @@ scale loop finishes the tick it is in (no half-done writes) and stops, the Lease
 scalers' shared connections and the API session are closed.
 
 With leader election (`--leader-election`), every replica keeps `/healthz`, `/readyz` and `/metrics`
-up, and only the holder of the `coordination.k8s.io/v1` Lease runs kopf and the scale loops: kopf is
-started when the Lease is won (it resumes every ScaledObject) and stopped when it is lost.
+up, and only the holder of the `coordination.k8s.io/v1` Lease runs the reflectors (`kube.Informers`),
+kopf and the scale loops: they start when the Lease is won (the cache is listed afresh, kopf resumes
+every ScaledObject) and stop when it is lost — within `lease_duration - renew_deadline`, anything left
+cancelled — after which the cache is emptied. Every write goes through `kube.Fenced`, which refuses it
+once this replica no longer holds the Lease. SIGTERM/SIGINT set the stop flag; kopf takes them for each
+term and they are taken back when it ends. See README "Control loop invariants".
 """
 
 from __future__ import annotations
@@ -222,6 +226,22 @@ class Operator:
                 await self._stop_acting()
         except TimeoutError:
             logger.warning("operator: stopping after the lost Lease took longer than %.1f s; cancelled", margin)
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Cancel whatever of the term is still running (the fence already keeps it from writing)."""
+        self.health.leading = False
+        if self._kopf_task is not None and not self._kopf_task.done():
+            self._kopf_task.cancel()
+        runtime = self._runtime
+        if runtime is not None and runtime.requeue is not None:
+            runtime.requeue.abandon()
+        if self.loops is not None:
+            self.loops.abandon()
+        if runtime is not None and runtime.informers is not None:
+            runtime.informers.abandon()
+        if self.settings.leader_election and not self.health.stopping:
+            self.health.standby = True
 
     def _handle_signals(self) -> None:
         """SIGTERM and SIGINT set the stop flag (in the main thread only, where asyncio can take signals)."""

@@ -54,10 +54,10 @@ _BARE_STOPS = _BARE_OPENERS | frozenset("@/")
 _SECRET_WORDS = r"secret|token|api[-_]?key|authorization|credential|private[-_]?key"
 _SECRET_KEY = re.compile(rf"pass(word|wd)?$|{_SECRET_WORDS}", re.IGNORECASE)
 # The same keys in compact JSON text, with a string value: `"apiKey":"…"`. A key is the only JSON string
-# followed by `:`, and escaped quotes inside strings cannot open or close the match.
-_SECRET_MEMBER = re.compile(
-    rf'(?P<key>"(?:[^"\\]*(?:{_SECRET_WORDS})[^"\\]*|[^"\\]*pass(?:word|wd)?)":)"(?:[^"\\]|\\.)+"',
-    re.IGNORECASE)
+# followed by `:`. The text is walked string by string (`_JSON_STRING`, each character read once):
+# a single regex for "a key holding a word, then its value" backtracks quadratically over a long
+# value full of `token`s, which a hostile parameter quoted in an entry could be (issue 9).
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SECRET_HINTS = ("pass", "secret", "token", "key", "authorization", "credential")
 
 
@@ -65,14 +65,20 @@ def _mask_url(match: re.Match[str]) -> str:
     return f"://{MASK}:{MASK}@" if ":" in match.group("userinfo") else f"://{MASK}@"
 
 
+_BARE_TOKEN_REVERSED = re.compile("[^" + re.escape("".join(sorted(_BARE_STOPS))) + "]*")
+
+
 def _mask_bare(text: str) -> str:
     pieces: list[str] = []
     done = 0
+    previous = 0  # just after the previous `@`: a token never reaches back past it (`@` is a stop)
     at = text.find("@")
     while at != -1:
-        start = at
-        while start > done and text[start - 1] not in _BARE_STOPS:
-            start -= 1
+        # The token before the `@`, found by matching forwards on the reversed text since the last `@`
+        # (linear: a per-character loop cost a second on a hostile 1.5 MB text).
+        before = text[max(done, previous):at]
+        previous = at + 1
+        start = at - _BARE_TOKEN_REVERSED.match(before[::-1]).end()  # type: ignore[union-attr]
         token = text[start:at]
         user, colon, password = token.partition(":")
         if (colon and user and password and (start == 0 or text[start - 1] in _BARE_OPENERS)
@@ -138,9 +144,28 @@ def redact_json(text: str) -> str:
     """Compact JSON text (`separators=(",", ":")`) with the same masking as `redact`."""
     masked = redact_text(text)
     lowered = masked.lower()
-    if not any(hint in lowered for hint in _SECRET_HINTS):  # the common case: skip the slower regex
+    if not any(hint in lowered for hint in _SECRET_HINTS):  # the common case: skip the walk
         return masked
-    return _SECRET_MEMBER.sub(lambda m: f'{m.group("key")}"{MASK}"', masked)
+    pieces: list[str] = []
+    done = 0
+    secret_key_end = -1  # where the value of a credential-like key would start
+    for match in _JSON_STRING.finditer(masked):
+        start, end = match.span()
+        if start == secret_key_end and end - start > 2:
+            pieces.append(masked[done:start])
+            pieces.append(f'"{MASK}"')
+            done = end
+            secret_key_end = -1
+            continue
+        secret_key_end = -1
+        if masked.startswith(":", end):
+            key = match.group()[1:-1]
+            if "\\" not in key and _SECRET_KEY.search(key):
+                secret_key_end = end + 1
+    if not pieces:
+        return masked
+    pieces.append(masked[done:])
+    return "".join(pieces)
 
 
 def _dumps(entry: Mapping[str, Any]) -> str:

@@ -97,6 +97,15 @@ def _ready(body: Mapping[str, Any]) -> bool:
     return False
 
 
+def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an HPA changed in what a conflict check reads: its target, owners or annotations."""
+    def claims(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        meta = body.get("metadata") or {}
+        return ((body.get("spec") or {}).get("scaleTargetRef"), meta.get("ownerReferences"), meta.get("annotations"))
+
+    return claims(before) != claims(after)
+
+
 class Requeue:
     """Reconciles ScaledObjects outside kopf's handlers, one task per ScaledObject:
 
@@ -194,6 +203,8 @@ class Requeue:
         watched = self.runtime.context.watched
         if kind == kube.HPA:
             self._hpa_changed(namespace, previous, current)
+            if previous is not None and current is not None and not _claims_changed(previous, current):
+                return  # a status write (the HPA controller's, every sync): no conflict changed
         elif kind == kube.SCALED_OBJECT:
             if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
                     and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):
@@ -220,17 +231,21 @@ class Requeue:
             if so is not None and not (so.get("metadata") or {}).get("deletionTimestamp"):
                 self.soon((namespace, owner))
 
-    async def stop(self) -> None:
+    def abandon(self) -> list[asyncio.Task[None]]:
+        """Cancel every pending and running requeue; the cancelled tasks."""
         tasks = [t for t, _ in self._sleeping.values()] + list(self._running.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         self._sleeping.clear()
         self._running.clear()
         self._again.clear()
         self._attempts.clear()
+        return tasks
+
+    async def stop(self) -> None:
+        for task in self.abandon():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:

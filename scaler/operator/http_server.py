@@ -17,7 +17,7 @@ from typing import Any
 import prometheus_client
 from aiohttp import web
 
-from scaler.operator import decision_log, operator_metrics
+from scaler.operator import decision_log, operator_metrics, quiet_logging
 
 METRICS_KEY = web.AppKey("metrics", operator_metrics.OperatorMetrics)
 DECISIONS_KEY = web.AppKey("decisions", decision_log.DecisionLog)
@@ -155,7 +155,8 @@ def make_app(*, metrics: operator_metrics.OperatorMetrics, decisions: decision_l
 
 async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
     """Start `app` on `host:port` (0 picks a free port; see `bound_port`); stop it with `stop`."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    # Malformed requests cost at most a rate-limited DEBUG line, not an ERROR traceback each.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, logger=quiet_logging.SERVER_LOGGER)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

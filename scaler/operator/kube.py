@@ -11,9 +11,12 @@
 * `ApiError` carries the HTTP status, reason, message and Retry-After of a failed request;
   `retrying` repeats an operation through 429 (honouring Retry-After), 5xx and connection failures with
   a capped backoff, never past a deadline. Conflicts (409) are the caller's to resolve (re-read).
+* `Fenced` wraps the `Kube` port with a write fence (the Lease is still held) checked before each write.
 * `Watched` is the in-memory copy of what the watches delivered (ScaledObjects, workloads, HPAs,
   Secrets, ConfigMaps, (Cluster)TriggerAuthentications). It is the `auth_resolution.AuthSource` the
   scale loops resolve triggers from, so no loop reads the API for what a watch already provides.
+  `Informers` fills it: one `Reflector` per resource lists, then watches; a dropped watch resumes from
+  its resourceVersion, a 410 lists again and the list replaces what was held (client-go's Reflector).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from scaler.core import container_env, specs
+from scaler.core import container_env, problems, specs
 
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 KEDA_GROUP = "keda.sh"
@@ -93,7 +96,9 @@ class Connection:
 
 def _from_configuration(conf: k8s_client.Configuration, namespace: str, source: str) -> Connection:
     def authorization() -> str | None:
-        header = conf.get_api_key_with_prefix("authorization")
+        # kubernetes ≥ 31 keeps a kubeconfig's token under "BearerToken" (with its "Bearer " prefix);
+        # older versions under "authorization".
+        header = conf.get_api_key_with_prefix("BearerToken") or conf.get_api_key_with_prefix("authorization")
         if header is None and conf.username and conf.password:
             header = conf.get_basic_auth_token()
         return str(header) if header else None
@@ -558,6 +563,7 @@ class ApiKube:
     # -- Events ------------------------------------------------------------------------------------
 
     async def post_event(self, about: ObjectRef, type_: str, reason: str, message: str) -> None:
+        message = problems.escape(message)  # an Event is one line, whatever it quotes (issue 9)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         key = (about.namespace, about.kind, about.name, about.uid, type_, reason, message)
         path = f"/api/v1/namespaces/{about.namespace}/events"
@@ -951,6 +957,8 @@ class Reflector:
         self.page_size = page_size
         self.listed = asyncio.Event()
         self.lists = 0
+        # Where the watch resumes; None: list first.
+        self.resource_version: str | None = None
 
     @property
     def name(self) -> str:
@@ -959,18 +967,26 @@ class Reflector:
 
     async def run(self) -> None:
         backoff = 0.2
-        rv: str | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                if rv is None:
-                    rv = await self._list()
-                rv = await self._watch(rv)
-                backoff = 0.2
+                if self.resource_version is None:
+                    self.resource_version = await self._list()
+                began, rv = loop.time(), self.resource_version
+                await self._watch()
+                if self.resource_version == rv and loop.time() - began < 1.0:
+                    # Closed at once with nothing delivered (a proxy, an overloaded server): back off.
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                else:
+                    backoff = 0.2
             except Gone:
-                rv = None
+                logger.info("watch of %s: resourceVersion %s is gone; listing again", self.name, self.resource_version)
+                self.resource_version = None
             except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:
-                logger.info("watch of %s: %s; listing again in %.1f s", self.name, error, backoff)
-                rv = None
+                # A broken stream or a refused watch resumes from the last resourceVersion; a failed list
+                # (resource_version still None) lists again.
+                logger.info("watch of %s: %s; again in %.1f s", self.name, error or type(error).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -999,11 +1015,12 @@ class Reflector:
     def _api_version(self) -> str:
         return f"{self.resource.group}/{self.resource.version}" if self.resource.group else self.resource.version
 
-    async def _watch(self, rv: str) -> str:
+    async def _watch(self) -> None:
+        assert self.resource_version is not None
         params = {
             "watch": "true",
             "allowWatchBookmarks": "true",
-            "resourceVersion": rv,
+            "resourceVersion": self.resource_version,
             "timeoutSeconds": str(self.server_timeout),
         }
         headers = {"Accept": "application/json"}
@@ -1029,12 +1046,13 @@ class Reflector:
                         raise Gone()
                     raise ApiError(int(obj.get("code") or 0), str(obj.get("reason") or ""), str(obj.get("message") or ""),
                                    what=f"watch {self.name}")
-                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
                 if kind == "DELETED":
                     self.watched.delete(self.resource.kind, obj)
                 elif kind in ("ADDED", "MODIFIED"):
                     self.watched.put(self.resource.kind, obj)
-        return rv
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = str(rv)
 
 
 class Informers:
@@ -1050,6 +1068,7 @@ class Informers:
         self.reflectors: list[Reflector] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Forget what an earlier term saw, then start every reflector."""
@@ -1070,14 +1089,29 @@ class Informers:
 
     async def stop(self) -> None:
         """Stop every reflector and forget what they saw (a standby keeps no Secrets in memory)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        tasks, session = self._tasks, self._session
+        self._session = None  # closed here, once the reflectors have ended
+        self.abandon()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if session is not None:
+            await session.close()
+
+    def abandon(self) -> None:
+        """Cancel every reflector and forget what they saw, without waiting (the session closes later)."""
+        for task in self._tasks:
+            task.cancel()
+        session, self._session = self._session, None
+        if session is not None and not self._tasks:
+            self._closing = asyncio.create_task(session.close())
+        elif session is not None:
+            self._closing = asyncio.create_task(self._close_after(list(self._tasks), session))
         self._tasks = []
         self.reflectors = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
         self.watched.clear()
+
+    @staticmethod
+    async def _close_after(tasks: list[asyncio.Task[None]], session: aiohttp.ClientSession) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()

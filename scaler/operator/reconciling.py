@@ -58,7 +58,7 @@ UNPAUSED = decisions.Condition("Paused", "False", "ScaledObjectUnpaused", "pause
 
 class Outcome(str, enum.Enum):
     READY = "ready"
-    INVALID = "invalid"  # Ready=False until the ScaledObject (or what it names) changes
+    INVALID = "invalid"  # Ready=False; checked again with backoff and when anything it may depend on changes
     RETRY = "retry"  # Ready=False for now; try again shortly (target or referenced object missing)
     PAUSED = "paused"
 
@@ -177,6 +177,7 @@ async def _fail(
     ctx: Context, body: Mapping[str, Any], message: str, outcome: Outcome = Outcome.INVALID
 ) -> Result:
     """Ready=False ScaledObjectCheckFailed with `message`, Active=Unknown, and a Warning Event."""
+    message = problems.escape(message)  # one line, whatever the object quotes (issue 9)
     ready = decisions.Condition("Ready", "False", "ScaledObjectCheckFailed", message)
     previous = _condition(body, "Ready")
     body = await patch_status(ctx, body, conditions=(ready, ACTIVE_UNKNOWN))
@@ -186,6 +187,12 @@ async def _fail(
         with contextlib.suppress(Exception):
             ctx.metrics.scaled_object_failed(about(body).namespace, about(body).name)
     return Result(outcome, message, body)
+
+
+def _check_crashed(namespace: str, name: str, field: str, error: Exception) -> str:
+    # The exception's text may quote a parameter (or a secret): only its type is shown; logged without it.
+    logger.warning("ScaledObject %s/%s: checking %s failed with %s", namespace, name, field, type(error).__name__)
+    return f"ScaledObject {namespace}/{name} is invalid: {field}: could not be checked ({type(error).__name__})"
 
 
 def _problem_text(found: Sequence[problems.Problem]) -> str:
@@ -208,7 +215,11 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
     if not _status(body).get("conditions"):
         body = await patch_status(ctx, body, conditions=INITIAL_CONDITIONS)
 
-    spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+    try:
+        spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+    except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
+        await ctx.loops.stop(key)
+        return await _fail(ctx, body, _check_crashed(namespace, name, "spec", error))
     if spec is None:
         await ctx.loops.stop(key)
         errors = [p for p in found if p.severity is problems.Severity.ERROR]
@@ -242,7 +253,11 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
         await ctx.loops.stop(key)
         return await _fail(ctx, body, f"ScaledObject {namespace}/{name} is invalid: {conflicts}")
 
-    checked = _check_triggers(ctx, spec)
+    try:
+        checked = _check_triggers(ctx, spec)
+    except Exception as error:  # as above: deterministic, so reported once and not retried
+        await ctx.loops.stop(key)
+        return await _fail(ctx, body, _check_crashed(namespace, name, "spec.triggers", error))
     if checked.errors:
         await ctx.loops.stop(key)
         message = f"ScaledObject {namespace}/{name} is invalid: {_problem_text(checked.errors)}"

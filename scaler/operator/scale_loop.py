@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from scaler.core import decisions, hpa, hpa_manifests, specs
+from scaler.core import decisions, hpa, hpa_manifests, problems, specs
 from scaler.operator import kube, readings
 from scaler.triggers import trigger_checks
 from scalers import base, connections, registry
@@ -350,7 +350,8 @@ def _rv(body: Mapping[str, Any] | None) -> str:
 def merge_conditions(existing: object, updates: Sequence[decisions.Condition]) -> list[dict[str, str]]:
     """The conditions list with `updates` replacing conditions of the same type (KEDA's order kept)."""
     result: list[dict[str, str]] = []
-    by_type = {c.type: c.as_dict() for c in updates}
+    # Messages quote names and values: escaped, so `kubectl describe` shows no forged line (issue 9).
+    by_type = {c.type: {**c.as_dict(), "message": problems.escape(c.message)} for c in updates}
     for item in existing if isinstance(existing, list) else []:
         if isinstance(item, Mapping) and isinstance(item.get("type"), str):
             kind = item["type"]
@@ -1039,3 +1040,13 @@ class Loops:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(key) for key in list(self._running)))
+
+    def abandon(self) -> None:
+        """Cancel every loop at once, tick or not (a lost Lease whose orderly stop overran its margin)."""
+        running, self._running = self._running, {}
+        for key, item in running.items():
+            item.loop.request_stop()
+            item.task.cancel()
+            if self.ctx.metrics is not None:
+                with contextlib.suppress(Exception):
+                    self.ctx.metrics.forget(*key)

@@ -75,7 +75,10 @@ async def published_pki(api: cluster.Api, pki: Pki) -> Pki:
     status, body = await api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                                   "metadata": {"name": "kube-system"}})
     assert status in (201, 409), body
-    await api.create("/api/v1/namespaces/kube-system/configmaps", auth_config_map(pki))
+    # The sandbox publishes its own front-proxy PKI in this ConfigMap; the test replaces it with its own.
+    status, body = await api.call("PUT", "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
+                                  auth_config_map(pki))
+    assert status == 200, body
     return pki
 
 

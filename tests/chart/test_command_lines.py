@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from scaler.cli import build_parser
+from scaler.cli.commands import adapter as adapter_command
 from scaler.cli.commands import operator as operator_command
 from tests.chart import helm
 
@@ -46,3 +47,24 @@ def test_the_operator_container_runs_a_command_line_the_cli_parses_as_the_values
     assert ports == {"http": settings.http_port}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+def test_the_adapter_container_runs_a_command_line_the_cli_parses_with_the_charts_certificate_and_service(
+    tmp_path: pathlib.Path,
+) -> None:
+    rendered = helm.template(tmp_path, {"adapter": {"securePort": 7443}}, namespace="autoscaling")
+    (container,) = [c for w, c in rendered.containers() if w["metadata"]["name"] == "ebb-adapter"]
+    settings = adapter_command.settings_from(build_parser(["adapter"]).parse_args(container["args"]))
+    assert settings.secure_port == 7443
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"https": 7443}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert settings.tls_cert_file == f"{mounts['certs']}/tls.crt"
+    assert settings.tls_private_key_file == f"{mounts['certs']}/tls.key"
+    (deployment,) = [w for w, c in rendered.containers() if w["metadata"]["name"] == "ebb-adapter"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["certs"]["secret"]["secretName"] == rendered.one("Secret", "-certs")["metadata"]["name"]
+    api_service = rendered.one("APIService")["spec"]["service"]
+    assert (settings.service_name, settings.service_namespace) == (api_service["name"], api_service["namespace"])
+    assert settings.readings_namespace == "autoscaling"
+    service = rendered.one("Service", "-adapter")
+    assert service["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]

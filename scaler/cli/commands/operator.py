@@ -6,6 +6,11 @@ else the in-cluster service account). Every namespace is watched unless `--names
 `ebb.dev/scaling-mode` annotation. `/metrics`, `/healthz`, `/readyz` and the decision log
 (`/api/v1/scaledobjects/{ns}/{name}/decisions`) are served on `--http-address`, with the dashboard
 (`/`, `/scaledobjects/{ns}/{name}`, `/api/v1/dashboard/…`); `--http-token-file` protects the dashboard.
+The address's default depends on
+where the operator runs: in a pod (`KUBERNETES_SERVICE_HOST` is set) all interfaces, `0.0.0.0:8080`, as
+Prometheus and the kubelet's probes reach it on the pod IP; anywhere else (a workstation, `ebb operator`
+against a kubeconfig) loopback only, `127.0.0.1:8080`, so the decision log is not offered to the
+network by accident. Nothing served there reads a Secret, and the decision log is redacted.
 
 With `--leader-election` several replicas share a `coordination.k8s.io/v1` Lease and one acts;
 `--lease-duration`, `--renew-deadline` and `--retry-period` tune it as client-go's flags do.
@@ -22,9 +27,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 
 from scaler.core import specs
-from scaler.operator import assembly, dashboard_server, kube, leader_election
+from scaler.operator import assembly, dashboard_server, kube, leader_election, quiet_logging
 from scalers import params
 
 HELP = "run the operator: watch ScaledObjects and scale their targets (KEDA's keda.sh/v1alpha1 API)"
@@ -46,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where ClusterTriggerAuthentications' Secrets and ConfigMaps live (default: keda)",
     )
     parser.add_argument(
-        "--http-address", default="0.0.0.0:8080", metavar="HOST:PORT",
-        help="where /metrics, /healthz, /readyz and the decision log are served (default 0.0.0.0:8080; 'off' to disable)",
+        "--http-address", default=default_http_address(os.environ), metavar="HOST:PORT",
+        help="where /metrics, /healthz, /readyz and the decision log are served (default: 0.0.0.0:8080 in a pod, "
+        "127.0.0.1:8080 elsewhere; 'off' to disable)",
     )
     parser.add_argument(
         "--http-token-file", metavar="FILE",
@@ -67,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, default=f"{default:g}s", metavar="DURATION",
                             help=f"{what} (a Go duration such as 15s or 1m, or seconds; default {default:g}s)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def default_http_address(environ: Mapping[str, str]) -> str:
+    """All interfaces in a pod (the kubelet sets KUBERNETES_SERVICE_HOST), loopback anywhere else."""
+    return "0.0.0.0:8080" if environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1:8080"
 
 
 def _seconds(flag: str, text: str) -> float:
@@ -134,6 +146,7 @@ async def _main(settings: assembly.Settings) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_logging.install()  # names and values quoted in a log line cannot forge another line
     try:
         settings = settings_from(args)
         asyncio.run(_main(settings))
