@@ -31,6 +31,7 @@ from typing import Any
 
 import kopf
 
+from scaler.core import specs
 from scaler.operator import kube, reconciling
 
 logger = logging.getLogger("ebb.handlers")
@@ -105,6 +106,23 @@ def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool
         return ((body.get("spec") or {}).get("scaleTargetRef"), meta.get("ownerReferences"), meta.get("annotations"))
 
     return claims(before) != claims(after)
+
+
+def _not_only_own_label(diff: kopf.Diff, body: Mapping[str, Any], **_: Any) -> bool:
+    """Whether an update is more than the `scaledobject.keda.sh/name` label the reconcile itself put on:
+    that label alone reconciled every new ScaledObject a second time (twice the start-up's work)."""
+    name = (body.get("metadata") or {}).get("name")
+    for _op, field, old, new in diff:
+        if tuple(field) == ("metadata", "labels", specs.SCALED_OBJECT_NAME_LABEL) and old is None and new == name:
+            continue
+        if tuple(field) == ("metadata", "labels") and isinstance(new, Mapping):
+            before = old if isinstance(old, Mapping) else {}
+            added = {k: v for k, v in new.items() if before.get(k) != v}
+            removed = [k for k in before if k not in new]
+            if not removed and added == {specs.SCALED_OBJECT_NAME_LABEL: name}:
+                continue
+        return True
+    return False
 
 
 class Requeue:
@@ -303,10 +321,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             else:
                 runtime.requeue.settled(key)
 
-    for reason, decorator in (("resume", kopf.on.resume), ("create", kopf.on.create), ("update", kopf.on.update)):
+    for reason, decorator in (("resume", kopf.on.resume), ("create", kopf.on.create)):
         decorator(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id=f"reconcile-{reason}")(
             reconcile
         )
+    kopf.on.update(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="reconcile-update",
+                   when=_not_only_own_label)(reconcile)
 
     @kopf.on.delete(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="finalize")
     async def finalize(body: Mapping[str, Any], **_: Any) -> None:
