@@ -243,7 +243,9 @@ async def _checked(
 ) -> Result:
     meta = _meta(body)
     try:
-        spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+        # In a thread: the check is pure, and its costliest part (a formula's test run in golem, up to its
+        # deadline) releases the GIL, so a hostile object does not hold up the other loops (issue 9).
+        spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
         await ctx.loops.stop(key)
         return await _fail(ctx, body, _check_crashed(namespace, name, "spec", error))
@@ -426,6 +428,45 @@ def _hpa_name_of(body: Mapping[str, Any]) -> str:
     config = advanced.get("horizontalPodAutoscalerConfig") if isinstance(advanced, Mapping) else None
     name = config.get("name") if isinstance(config, Mapping) else None
     return str(name) if name else f"keda-hpa-{_meta(body).get('name')}"
+
+
+# What a change can concern (`handlers.Requeue` re-checks only the failed ScaledObjects it concerns).
+
+
+def scaled_object_target(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """A ScaledObject's workload (apiVersion, kind, name), as the conflict rules compare it."""
+    return _target_of(body)
+
+
+def hpa_name(body: Mapping[str, Any]) -> str:
+    """The name of the HPA a ScaledObject owns (or would)."""
+    return _hpa_name_of(body)
+
+
+def claims(body: Mapping[str, Any]) -> tuple[tuple[str, str, str] | None, str]:
+    """What a ScaledObject claims and another one may conflict with: its workload and its HPA name."""
+    return _target_of(body), _hpa_name_of(body)
+
+
+def hpa_target(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """An HPA's scaleTargetRef as (apiVersion, kind, name)."""
+    ref = (body.get("spec") or {}).get("scaleTargetRef")
+    if not isinstance(ref, Mapping):
+        return None
+    return str(ref.get("apiVersion") or "apps/v1"), str(ref.get("kind") or "Deployment"), str(ref.get("name") or "")
+
+
+def authentications(body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (Cluster)TriggerAuthentications a ScaledObject's triggers name, as (watched kind, name)."""
+    found: set[tuple[str, str]] = set()
+    spec = body.get("spec")
+    for trigger in (spec.get("triggers") if isinstance(spec, Mapping) else None) or []:
+        ref = trigger.get("authenticationRef") if isinstance(trigger, Mapping) else None
+        if isinstance(ref, Mapping) and ref.get("name"):
+            kind = kube.CLUSTER_TRIGGER_AUTHENTICATION if ref.get("kind") == "ClusterTriggerAuthentication" \
+                else kube.TRIGGER_AUTHENTICATION
+            found.add((kind, str(ref["name"])))
+    return found
 
 
 _BY_TARGET = "scaleTargetRef"
