@@ -29,10 +29,18 @@ ScaledObject), the operator warms up for `--warmup` seconds, then is measured fo
 `--active 1.0` gives every list items: every loop then scales and writes, the hardest case for drift
 and memory (the default 10 % is a fleet where most queues are empty most of the time).
 
+Start-up: the time from the operator's start until the first loop ticked and until every loop had
+ticked (a ScaledObject with a decision counted in `ebb_scale_decisions_total`), scraped every
+`--startup-scrape` s. `--failover` runs a second operator beside the first (both `--leader-election`,
+the Lease in the bench's namespace); after the window the leader is SIGKILLed and the bench prints when
+the standby took the Lease and when every loop ticked on it. The load average is printed along, since
+the figures depend on what else the machine runs.
+
 Targets: drift p95 < 50 ms, p99 < 100 ms (KEDA's acceptance thresholds for 1,000 ScaledObjects are
 75 ms and 150 ms), operator RSS < 300 MB. Run:
 
     .venv/bin/python bench/operator_scale.py [--objects 1000] [--seconds 60] [--warmup 10] [--active 0.1]
+        [--polling-interval 1] [--scrape-interval 15] [--failover]
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -181,14 +190,14 @@ def deployment(name: str) -> dict[str, Any]:
     }
 
 
-def scaled_object(name: str, redis_address: str, list_name: str) -> dict[str, Any]:
+def scaled_object(name: str, redis_address: str, list_name: str, polling_interval: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {"ebb.dev/scaling-mode": "direct"}},
         "spec": {
             "scaleTargetRef": {"name": name},
-            "pollingInterval": 1,
+            "pollingInterval": polling_interval,
             "cooldownPeriod": 30,
             "minReplicaCount": 0,
             "maxReplicaCount": 10,
@@ -199,7 +208,7 @@ def scaled_object(name: str, redis_address: str, list_name: str) -> dict[str, An
     }
 
 
-async def create_objects(base_url: str, count: int, redis_address: str, concurrency: int) -> float:
+async def create_objects(base_url: str, count: int, redis_address: str, concurrency: int, polling_interval: int) -> float:
     """The namespace, `count` Deployments and `count` ScaledObjects; the seconds it took."""
     began = time.monotonic()
     headers = {"Authorization": "Bearer sandbox"}
@@ -217,7 +226,7 @@ async def create_objects(base_url: str, count: int, redis_address: str, concurre
             queue.put_nowait((f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", deployment(f"w{i:04d}")))
         for i in range(count):
             path = f"/apis/keda.sh/v1alpha1/namespaces/{NAMESPACE}/scaledobjects"
-            queue.put_nowait((path, scaled_object(f"w{i:04d}", redis_address, f"jobs-{i:04d}")))
+            queue.put_nowait((path, scaled_object(f"w{i:04d}", redis_address, f"jobs-{i:04d}", polling_interval)))
 
         async def worker() -> None:
             while not queue.empty():
@@ -250,6 +259,7 @@ class Scrape:
     decisions: float  # every decision counted so far (one per tick)
     seconds: float  # how long the scrape took
     buckets: dict[float, float] = dataclasses.field(default_factory=dict)  # drift histogram: le → count
+    ticking: set[str] = dataclasses.field(default_factory=set)  # ScaledObjects with a decision (a tick) counted
 
 
 async def scrape(http: aiohttp.ClientSession) -> Scrape:
@@ -260,6 +270,7 @@ async def scrape(http: aiohttp.ClientSession) -> Scrape:
     drift: dict[str, float] = {}
     decisions = 0.0
     buckets: dict[float, float] = {}
+    ticking: set[str] = set()
     for line in text.splitlines():
         if line.startswith(HISTOGRAM_BUCKET):
             le = _LE.search(line)
@@ -276,7 +287,9 @@ async def scrape(http: aiohttp.ClientSession) -> Scrape:
             drift[dict(_LABEL.findall(labels)).get("resource", "")] = float(value)
         elif name == DECISIONS_METRIC:
             decisions += float(value)
-    return Scrape(drift, decisions, took, buckets)
+            if float(value) > 0:
+                ticking.add(dict(_LABEL.findall(labels)).get("scaledObject", ""))
+    return Scrape(drift, decisions, took, buckets, ticking)
 
 
 def script_calls(port: int) -> int:
@@ -350,20 +363,25 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
     sandbox_argv += ["--kubelet", "--ready-delay", "0.5"] if args.kubelet else ["--no-kubelet"]
     sandbox_proc = procs.start("sandbox", sandbox_argv, sandbox_log)
     base_url = wait_for_sandbox(sandbox_proc, sandbox_log)
-    created = await create_objects(base_url, args.objects, f"127.0.0.1:{redis_port}", args.concurrency)
+    created = await create_objects(base_url, args.objects, f"127.0.0.1:{redis_port}", args.concurrency,
+                                   args.polling_interval)
     print(f"created 1 namespace, {args.objects} Deployments and {args.objects} ScaledObjects "
           f"({active} with a non-empty list) in {created:.1f} s", flush=True)
 
-    # The operator.
+    # The operator (and with --failover a standby beside it, both with --leader-election).
+    ebb_operator = [ebb, "operator", "--kubeconfig", str(kubeconfig), "--scaling-mode", "direct",
+                    "--log-level", args.log_level]
+    if args.failover:
+        ebb_operator += ["--leader-election", "--lease-namespace", NAMESPACE]
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     http_port = free_port()
     operator_log = workdir / "operator.log"
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    operator_proc = procs.start("operator", [
-        ebb, "operator", "--kubeconfig", str(kubeconfig), "--scaling-mode", "direct",
-        "--http-address", f"127.0.0.1:{http_port}", "--log-level", args.log_level,
-    ], operator_log, env=env)  # fmt: skip
+    print(f"load average at start: {load_average()}", flush=True)
+    operator_proc = procs.start("operator", [*ebb_operator, "--http-address", f"127.0.0.1:{http_port}"],
+                                operator_log, env=env)
     pids = {"operator": operator_proc.pid, "sandbox": sandbox_proc.pid, "redis": redis_proc.pid}
     began = time.monotonic()
+    standby: tuple[subprocess.Popen[bytes], int] | None = None
 
     def check_alive() -> None:
         for name, proc in (("operator", operator_proc), ("sandbox", sandbox_proc), ("redis-server", redis_proc)):
@@ -372,22 +390,19 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
                 raise SystemExit(f"{name} exited with {proc.returncode}:\n{tail}")
 
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{http_port}") as http:
-        # Every loop running: one drift series per ScaledObject (a loop reports drift from its 2nd tick).
-        # Scraped every 2 s only: rendering /metrics costs the operator CPU while it starts up.
-        last = Scrape({}, 0.0, 0.0)
-        shown_at = began
-        while len(last.drift) < args.objects:
-            check_alive()
-            if time.monotonic() - began > args.start_timeout:
-                raise SystemExit(f"only {len(last.drift)} of {args.objects} scale loops ran within "
-                                 f"{args.start_timeout:g} s; see {operator_log} (--keep-logs keeps it)")
-            await asyncio.sleep(2.0)
-            with contextlib.suppress(aiohttp.ClientError):
-                last = await scrape(http)
-            if time.monotonic() - shown_at >= 15:
-                shown_at = time.monotonic()
-                print(f"  {shown_at - began:5.0f} s: {len(last.drift)} scale loops ticking", flush=True)
-        print(f"all {args.objects} scale loops ticking {time.monotonic() - began:.1f} s after the operator started; "
+        if args.failover:
+            # The standby starts once the first replica holds the Lease, so that the first one leads.
+            await wait_for_holder(base_url, lambda holder: holder.endswith(f"-{operator_proc.pid}"), began + 60)
+            standby_port = free_port()
+            standby_proc = procs.start("standby", [*ebb_operator, "--http-address", f"127.0.0.1:{standby_port}"],
+                                       workdir / "standby.log", env=env)
+            standby = (standby_proc, standby_port)
+        startup = await bring_up(http, args, began, check_alive, operator_log, "the operator")
+        print(f"start-up: first scale loop ticking {startup.first:.1f} s, all {args.objects} ticking "
+              f"{startup.last:.1f} s after the operator started (load average {load_average()})", flush=True)
+        # A loop reports drift from its second tick: the window opens once every loop has one.
+        await wait_for_drift(http, args, began, check_alive)
+        print(f"every loop has ticked twice {time.monotonic() - began:.1f} s after the operator started; "
               f"warming up {args.warmup:g} s, then measuring {args.seconds:g} s", flush=True)
         await asyncio.sleep(args.warmup)
 
@@ -426,6 +441,107 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
     # coalesced (one event-loop turn), so script calls = pipelines and ticks / pipelines = reads per pipeline.
     print(f"Redis pipelines (script calls, INFO commandstats): {scripts} for {ticks:.0f} list reads = "
           f"{ticks / max(scripts, 1):.2f} reads per pipeline")
+    print(f"load average at the end: {load_average()}")
+    if standby is not None:
+        await failover(args, base_url, operator_proc, standby, workdir)
+
+
+@dataclasses.dataclass(frozen=True)
+class BringUp:
+    first: float  # seconds from the start until the first loop ticked
+    last: float  # … until every loop had ticked
+
+
+async def bring_up(http: aiohttp.ClientSession, args: argparse.Namespace, began: float,
+                   check_alive: Callable[[], None], log: pathlib.Path, who: str) -> BringUp:
+    """Scrapes /metrics every `--startup-scrape` s until every ScaledObject has a decision counted (a
+    loop counts one per tick, from its first); the times are as precise as that interval (and a scrape)."""
+    first: float | None = None
+    shown_at = time.monotonic()
+    ticking = 0
+    while True:
+        check_alive()
+        now = time.monotonic()
+        if now - began > args.start_timeout:
+            raise SystemExit(f"{who}: only {ticking} of {args.objects} scale loops ticked within "
+                             f"{args.start_timeout:g} s; see {log} (--keep-logs keeps it)")
+        with contextlib.suppress(aiohttp.ClientError):
+            ticking = len((await scrape(http)).ticking)
+        now = time.monotonic()
+        if ticking and first is None:
+            first = now - began
+        if ticking >= args.objects:
+            return BringUp(first if first is not None else now - began, now - began)
+        if now - shown_at >= 15:
+            shown_at = now
+            print(f"  {now - began:5.0f} s: {ticking} scale loops ticking (load average {load_average()})", flush=True)
+        await asyncio.sleep(args.startup_scrape)
+
+
+async def wait_for_drift(http: aiohttp.ClientSession, args: argparse.Namespace, began: float,
+                         check_alive: Callable[[], None]) -> None:
+    drifting = 0
+    while drifting < args.objects:
+        check_alive()
+        if time.monotonic() - began > args.start_timeout + 2 * args.polling_interval:
+            raise SystemExit(f"only {drifting} of {args.objects} scale loops ticked twice")
+        await asyncio.sleep(max(args.startup_scrape, args.polling_interval / 2))
+        with contextlib.suppress(aiohttp.ClientError):
+            drifting = len((await scrape(http)).drift)
+
+
+async def lease_holder(base_url: str) -> str:
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/ebb-operator"
+    async with (
+        aiohttp.ClientSession(base_url=base_url, headers={"Authorization": "Bearer sandbox"}) as http,
+        http.get(path) as reply,
+    ):
+        if reply.status == 404:
+            return ""
+        body = await reply.json()
+    return str((body.get("spec") or {}).get("holderIdentity") or "")
+
+
+async def wait_for_holder(base_url: str, wanted: Callable[[str], bool], deadline: float) -> float:
+    """Polls the Lease every 0.1 s until its holder is `wanted`; the monotonic time it was seen."""
+    while True:
+        holder = await lease_holder(base_url)
+        if wanted(holder):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the Lease {NAMESPACE}/ebb-operator is held by {holder!r}, not the expected replica")
+        await asyncio.sleep(0.1)
+
+
+async def failover(args: argparse.Namespace, base_url: str, leader: subprocess.Popen[bytes],
+                   standby: tuple[subprocess.Popen[bytes], int], workdir: pathlib.Path) -> None:
+    """SIGKILLs the leader; the time until the standby holds the Lease and until every loop ticks on it."""
+    proc, port = standby
+    print()
+    print(f"failover: SIGKILL to the leader (pid {leader.pid}); standby pid {proc.pid}, "
+          f"load average {load_average()}", flush=True)
+    rss_before = memory_kib(proc.pid, "VmRSS")
+    leader.send_signal(signal.SIGKILL)
+    leader.wait()
+    killed = time.monotonic()
+    taken = await wait_for_holder(base_url, lambda holder: holder.endswith(f"-{proc.pid}"), killed + 120)
+
+    def check_alive() -> None:
+        if proc.poll() is not None:
+            tail = "\n".join((workdir / "standby.log").read_text().splitlines()[-30:])
+            raise SystemExit(f"the standby exited with {proc.returncode}:\n{tail}")
+
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+        startup = await bring_up(http, args, taken, check_alive, workdir / "standby.log", "the new leader")
+    print(f"  the standby took the Lease {taken - killed:.1f} s after the kill (lease duration 15 s); "
+          f"standby RSS before the kill {rss_before / 1024:.0f} MiB")
+    print(f"  on the new leader: first loop ticking {startup.first:.1f} s, all {args.objects} ticking "
+          f"{startup.last:.1f} s after it took the Lease (target: within 5 s); "
+          f"RSS {memory_kib(proc.pid, 'VmRSS') / 1024:.0f} MiB; load average {load_average()}")
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def report(args: argparse.Namespace, drifts: list[float], histogram: dict[float, float], scrape_seconds: list[float], window: float,
@@ -434,16 +550,16 @@ def report(args: argparse.Namespace, drifts: list[float], histogram: dict[float,
     print()
     print(f"machine: {machine()}")
     mode = "kubelet on (ready delay 0.5 s)" if args.kubelet else "kubelet off"
-    print(f"setup: {args.objects} ScaledObjects, redis list trigger, pollingInterval 1 s, direct mode, "
+    print(f"setup: {args.objects} ScaledObjects, redis list trigger, pollingInterval {args.polling_interval} s, direct mode, "
           f"{active} lists non-empty, sandbox {mode}, operator --log-level {args.log_level}")
     scraped = (f"every {args.scrape_interval:g} s" if args.scrape_interval > 0 else "at its start and end only")
     print(f"window: {window:.1f} s after {args.warmup:g} s warm-up; /metrics scraped {scraped} (a scrape "
           f"costs the operator: p50 {percentile(sorted(scrape_seconds), 0.5) * 1000:.0f} ms, "
           f"max {max(scrape_seconds) * 1000:.0f} ms)")
     print()
-    expected = args.objects * window
+    expected = args.objects * window / args.polling_interval
     print(f"ticks (ebb_scale_decisions_total): {ticks:.0f} in {window:.1f} s = {ticks / window:.0f}/s "
-          f"(schedule: {args.objects}/s; {100 * ticks / expected:.1f} % of the scheduled ticks ran)")
+          f"(schedule: {args.objects / args.polling_interval:g}/s; {100 * ticks / expected:.1f} % of the scheduled ticks ran)")
     counted = histogram.get(float("inf"), 0.0)
     if counted:
         ms = [histogram_quantile(f, histogram) * 1000 for f in (0.5, 0.95, 0.99)]
@@ -480,6 +596,13 @@ def main() -> int:
     parser.add_argument("--scrape-interval", type=float, default=0.0,
                         help="also sample KEDA's per-object drift gauge from /metrics every N s (default 0: "
                         "scrape only at the window's start and end, since a scrape delays ticks itself)")
+    parser.add_argument("--polling-interval", type=int, default=1,
+                        help="every ScaledObject's pollingInterval in seconds (default 1)")
+    parser.add_argument("--startup-scrape", type=float, default=2.0,
+                        help="seconds between /metrics scrapes while the loops come up (default 2)")
+    parser.add_argument("--failover", action="store_true",
+                        help="run two operators with --leader-election; after the window SIGKILL the leader "
+                        "and time the standby's takeover")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent object writes (default 8)")
     parser.add_argument("--kubelet", action="store_true", help="run the sandbox's toy kubelet (default off)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -488,8 +611,8 @@ def main() -> int:
                         help="seconds for all loops to run (default 300)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
     args = parser.parse_args()
-    if args.objects < 1 or args.seconds <= 0 or not 0 <= args.active <= 1:
-        parser.error("--objects ≥ 1, --seconds > 0 and 0 ≤ --active ≤ 1 expected")
+    if args.objects < 1 or args.seconds <= 0 or not 0 <= args.active <= 1 or args.polling_interval < 1:
+        parser.error("--objects ≥ 1, --seconds > 0, 0 ≤ --active ≤ 1 and --polling-interval ≥ 1 expected")
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="ebb-operator-bench-"))
     procs = Processes()
     try:

@@ -53,6 +53,7 @@ class Runner:
         source = sources.Forwarding(api, settings.readings_namespace or connection.namespace)
         runner: web.AppRunner | None = None
         try:
+            source.start()
             config_map = await self._auth_config_map(api)
             auth = security.resolve(settings.flags, config_map, lambda p: pathlib.Path(p).read_bytes())
             self._service_namespace = settings.service_namespace or connection.namespace

@@ -1,17 +1,22 @@
 """Where the adapter's values come from: the acting operator's readings, found through the cluster.
 
 The acting operator keeps the Lease `ebb-operator-readings` (in its namespace) pointing at its readings
-URL (`scaler.operator.readings_service.Advertiser`). `Forwarding` reads that Lease, asks the URL for a
-ScaledObject's reading and keeps each reading until it goes stale (`readings.Reading.fresh`), so a
-thousand HPA requests in one pollingInterval cost the operator one request and the sources nothing;
-concurrent requests for the same stale reading share one fetch. When the operator cannot be reached
+URL (`scaler.operator.readings_service.Advertiser`). `Forwarding.follow` reads that Lease and follows the
+operator's stream of readings (every reading, then each one as its tick takes it), so the adapter answers
+from its own copy and adds no request to the operator and no query to a source, however often HPAs ask.
+A reading missing or stale in that copy (the stream broken, a ScaledObject just created) is fetched from
+the operator once, shared by every concurrent request for it. When the operator cannot be reached
 (a leader killed, its successor not yet advertised), the last reading is served with its own timestamp
 rather than an error, and the Lease is read again at most every `lease_recheck` seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
+import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -19,6 +24,8 @@ from typing import Protocol
 import aiohttp
 
 from scaler.operator import kube, readings
+
+logger = logging.getLogger("ebb.adapter")
 
 
 class Source(Protocol):
@@ -58,8 +65,21 @@ class Forwarding:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self.fetches = 0
+        self.following: str | None = None  # the operator URL whose stream is being followed
+        self.streamed = 0  # readings received through the stream
+        self._follower: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start following the operator's stream in the background (`aclose` stops it)."""
+        if self._follower is None:
+            self._follower = asyncio.create_task(self.follow(), name="readings-stream")
 
     async def aclose(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -97,8 +117,37 @@ class Forwarding:
         return self._url
 
     async def readiness(self) -> tuple[bool, str]:
+        if self.following:
+            return True, f"following the readings of {self.following}"
         url = await self.leader_url()
         return (True, f"forwarding to {url}") if url else (False, self._why_not)
+
+    async def follow(self) -> None:
+        """Follow the acting operator's stream of readings until cancelled, reconnecting (and re-reading
+        the Lease) whenever it ends."""
+        while True:
+            url = await self.leader_url(force=True)
+            if url is None:
+                await asyncio.sleep(self._recheck)
+                continue
+            try:
+                timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=3 * readings.STREAM_HEARTBEAT_SECONDS)
+                async with self._session_now().get(url + readings.STREAM_PATH, timeout=timeout) as reply:
+                    if reply.status != 200:
+                        self._why_not = f"the operator at {url} answered {reply.status} to the readings stream"
+                    else:
+                        self.following = url
+                        async for line in reply.content:
+                            if line.strip():
+                                self.store.put(readings.Reading.from_json(json.loads(line)))
+                                self.streamed += 1
+                        self._why_not = f"the readings stream of {url} ended"
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                self._why_not = f"the readings stream of {url} failed: {type(error).__name__}: {error}"
+            finally:
+                self.following = None
+            logger.info("adapter: %s; reconnecting", self._why_not)
+            await asyncio.sleep(0.2)
 
     async def reading(self, namespace: str, name: str) -> readings.Reading:
         got = await self.store.fresh(namespace, name, lambda: self._fetch(namespace, name))

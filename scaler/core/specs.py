@@ -234,7 +234,7 @@ class TriggerAuthenticationSpec:
 #   with every value -1, as KEDA's webhook does.
 # * Bounded work per object (Ebb's limits; KEDA has none, the API server only caps an object at about
 #   1.5 MB): at most MAX_TRIGGERS triggers, MAX_METADATA_KEYS keys per trigger, MAX_PARAMETER_LENGTH
-#   characters per metadata value, MAX_NESTING levels of nesting anywhere in the object, and a formula of
+#   characters per metadata value and MAX_METADATA_TOTAL in all triggers' metadata, MAX_NESTING levels of nesting anywhere in the object, and a formula of
 #   at most formulas.MAX_FORMULA_LENGTH characters. Each is an error naming the field: one tenant's
 #   object cannot make the operator's shared event loop do unbounded work.
 # --------------------------------------------------------------------------------------------------
@@ -245,6 +245,9 @@ INT32_MAX = 2**31 - 1
 MAX_TRIGGERS = 32
 MAX_METADATA_KEYS = 256
 MAX_PARAMETER_LENGTH = 16_384
+# All triggers' metadata together (keys and values): a trigger's parameters are parsed, masked and quoted
+# on the operator's shared loop; real objects carry a few hundred characters.
+MAX_METADATA_TOTAL = 65_536
 # A ScaledObject's deepest real field (spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp
 # .policies[0].type) is 8 levels down.
 MAX_NESTING = 32
@@ -713,6 +716,13 @@ def _parse_triggers(c: _Collector, value: object) -> list[Trigger]:
         trigger = _parse_trigger(c, item, index)
         if trigger is not None:
             triggers.append(trigger)
+    total = sum(len(k) + len(v) for t in triggers for k, v in t.metadata.items())
+    if total > MAX_METADATA_TOTAL:
+        c.error(
+            path,
+            f"the triggers' metadata hold {total:,} characters in all; at most {MAX_METADATA_TOTAL:,} are allowed "
+            "(Ebb's limit)",
+        )
     return triggers
 
 

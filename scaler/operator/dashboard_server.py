@@ -15,7 +15,8 @@ workloads, the decision log, and the ready-pod changes this module keeps per wor
 With a token (`--http-token-file`), the pages and every `/api/` path need `Authorization: Bearer TOKEN`
 or the cookie that `?token=TOKEN` sets once; requests from loopback (which is where
 `kubectl port-forward` arrives) are let through unless `token_on_loopback` is set. `/healthz`, `/readyz`
-and `/metrics` stay open for probes and Prometheus.
+and `/metrics` stay open for probes and Prometheus, and `/api/v1/readings…` for `ebb adapter` (metric
+values only, as `/metrics` has them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from scaler.reports import dashboard, dashboard_pages
 READY_HISTORY = 128  # ready-pod changes kept per workload (only changes are stored)
 COOKIE = "ebb-dashboard-token"
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The readings `ebb adapter` follows (readings_service): metric values only, as `/metrics` shows them.
+_OPEN_PREFIXES = ("/api/v1/readings",)
 
 
 def version() -> str:
@@ -264,12 +267,14 @@ def _loopback(remote: str | None) -> bool:
 
 
 def token_middleware(token: str, *, on_loopback: bool) -> Any:
-    """Require `token` on every path but the probes and `/metrics` (see the module docstring)."""
+    """Require `token` on every path but the probes, `/metrics` and the adapter's readings (see the module
+    docstring)."""
     expected = token.encode()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        if request.path in _OPEN_PATHS or (not on_loopback and _loopback(request.remote)):
+        if (request.path in _OPEN_PATHS or request.path.startswith(_OPEN_PREFIXES)
+                or (not on_loopback and _loopback(request.remote))):
             return await handler(request)
         given = request.query.get("token")
         if given is not None and hmac.compare_digest(given.encode(), expected):

@@ -26,11 +26,12 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import kopf
 
+from scaler.core import specs
 from scaler.operator import kube, reconciling
 
 logger = logging.getLogger("ebb.handlers")
@@ -90,10 +91,11 @@ def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(body)
 
 
-def _ready(body: Mapping[str, Any]) -> bool:
+def _failed(body: Mapping[str, Any]) -> bool:
+    """Whether a ScaledObject's last check failed (Ready=False); one not checked yet is kopf's to do."""
     for item in (body.get("status") or {}).get("conditions") or []:
         if isinstance(item, Mapping) and item.get("type") == "Ready":
-            return item.get("status") == "True"
+            return item.get("status") == "False"
     return False
 
 
@@ -104,6 +106,23 @@ def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool
         return ((body.get("spec") or {}).get("scaleTargetRef"), meta.get("ownerReferences"), meta.get("annotations"))
 
     return claims(before) != claims(after)
+
+
+def _not_only_own_label(diff: kopf.Diff, body: Mapping[str, Any], **_: Any) -> bool:
+    """Whether an update is more than the `scaledobject.keda.sh/name` label the reconcile itself put on:
+    that label alone reconciled every new ScaledObject a second time (twice the start-up's work)."""
+    name = (body.get("metadata") or {}).get("name")
+    for _op, field, old, new in diff:
+        if tuple(field) == ("metadata", "labels", specs.SCALED_OBJECT_NAME_LABEL) and old is None and new == name:
+            continue
+        if tuple(field) == ("metadata", "labels") and isinstance(new, Mapping):
+            before = old if isinstance(old, Mapping) else {}
+            added = {k: v for k, v in new.items() if before.get(k) != v}
+            removed = [k for k in before if k not in new]
+            if not removed and added == {specs.SCALED_OBJECT_NAME_LABEL: name}:
+                continue
+        return True
+    return False
 
 
 class Requeue:
@@ -192,7 +211,10 @@ class Requeue:
             self.settled(key)
 
     def on_change(self, kind: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
-        """`Watched`'s change listener: what to reconcile again when `kind` changed."""
+        """`Watched`'s change listener: which ScaledObjects that failed their check (Ready=False) to check
+        again now. Only those the change can concern: for a ScaledObject or an HPA, the ones on the same
+        workload or HPA name; for a (Cluster)TriggerAuthentication, the ones naming it; for a Secret or
+        ConfigMap, the failed ones of its namespace."""
         informers = self.runtime.informers
         if informers is None or not informers.synced.is_set():
             return  # the first listing: kopf's resume handlers reconcile everything once it is done
@@ -200,24 +222,35 @@ class Requeue:
         assert body is not None
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        watched = self.runtime.context.watched
+        bodies = [b for b in (previous, current) if b is not None]
+        concerns: Callable[[Mapping[str, Any]], bool]
         if kind == kube.HPA:
             self._hpa_changed(namespace, previous, current)
             if previous is not None and current is not None and not _claims_changed(previous, current):
                 return  # a status write (the HPA controller's, every sync): no conflict changed
+            targets = {reconciling.hpa_target(b) for b in bodies}
+            concerns = lambda so: reconciling.scaled_object_target(so) in targets  # noqa: E731
         elif kind == kube.SCALED_OBJECT:
             if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
                     and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):
                 return  # a status write: nothing another ScaledObject depends on changed
-        elif kind not in (kube.TRIGGER_AUTHENTICATION, kube.CLUSTER_TRIGGER_AUTHENTICATION, kube.SECRET, kube.CONFIG_MAP):
+            claimed = {c for b in bodies for c in reconciling.claims(b) if c is not None}
+            concerns = lambda so: bool(  # noqa: E731
+                {reconciling.scaled_object_target(so), reconciling.hpa_name(so)} & claimed
+            )
+        elif kind in (kube.TRIGGER_AUTHENTICATION, kube.CLUSTER_TRIGGER_AUTHENTICATION):
+            concerns = lambda so: (kind, name) in reconciling.authentications(so)  # noqa: E731
+        elif kind in (kube.SECRET, kube.CONFIG_MAP):
+            concerns = lambda so: True  # noqa: E731
+        else:
             return
         scope = None if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else namespace
-        for so in watched.items(kube.SCALED_OBJECT, scope):
+        for so in self.runtime.context.watched.items(kube.SCALED_OBJECT, scope):
             so_meta = so.get("metadata") or {}
             key = (str(so_meta.get("namespace") or ""), str(so_meta.get("name") or ""))
             if kind == kube.SCALED_OBJECT and key == (namespace, name):
                 continue
-            if not _ready(so) and not so_meta.get("deletionTimestamp"):
+            if _failed(so) and not so_meta.get("deletionTimestamp") and concerns(so):
                 self.soon(key)
 
     def _hpa_changed(self, namespace: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
@@ -288,10 +321,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             else:
                 runtime.requeue.settled(key)
 
-    for reason, decorator in (("resume", kopf.on.resume), ("create", kopf.on.create), ("update", kopf.on.update)):
+    for reason, decorator in (("resume", kopf.on.resume), ("create", kopf.on.create)):
         decorator(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id=f"reconcile-{reason}")(
             reconcile
         )
+    kopf.on.update(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="reconcile-update",
+                   when=_not_only_own_label)(reconcile)
 
     @kopf.on.delete(kube.KEDA_GROUP, kube.KEDA_VERSION, "scaledobjects", registry=registry, id="finalize")
     async def finalize(body: Mapping[str, Any], **_: Any) -> None:

@@ -4,9 +4,9 @@ Every tick of a scale loop puts one `Reading` here: the values the HPA is fed (a
 scalingModifiers formula, exactly `decisions.Decision.metric_values`), the error of each failing metric,
 the time the triggers were read and the pollingInterval. The external metrics API (`metrics_adapter`)
 answers from these readings and never queries a source on its own: a reading is served as is while it is
-`fresh` (younger than the pollingInterval plus a grace, so a tick a few milliseconds late does not cause a
-second query), and a missing or stale one is read again through `Readings.fresh`, which runs one read
-however many requests wait for it (single-flight).
+`fresh` (the loop's next tick is not overdue: younger than 2 × pollingInterval + 1 s, see `stale_after`),
+and a missing or stale one is read again through `Readings.fresh`, which runs one read however many
+requests wait for it (single-flight).
 
 The store belongs to the operator, not to a loop: a loop restarted after a spec change keeps serving the
 previous reading (with the time it was taken) until its first tick replaces it.
@@ -20,14 +20,15 @@ import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-# A reading older than pollingInterval + max(MIN_GRACE, pollingInterval × GRACE_FRACTION) is stale.
-MIN_GRACE_SECONDS = 1.0
-GRACE_FRACTION = 0.5
+# A reading older than 2 × pollingInterval + GRACE_SECONDS is stale: a loop ticks every pollingInterval,
+# but its first interval after a (re)start may be up to two (each loop's phase is spread over the
+# interval), and a tick takes time.
+GRACE_SECONDS = 1.0
 
 
 def stale_after(polling_interval: float) -> float:
-    """How old a reading may get before it is read again: one interval and a grace for a late tick."""
-    return polling_interval + max(MIN_GRACE_SECONDS, polling_interval * GRACE_FRACTION)
+    """How old a reading may get before it is read again."""
+    return 2 * polling_interval + GRACE_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,29 @@ class Reading:
 
 
 Refresh = Callable[[], Awaitable[Reading | None]]
+SUBSCRIBER_LIMIT = 50_000
+
+
+class Subscriber:
+    """The readings put since `Readings.subscribe`, in order; `overflowed` once it fell too far behind."""
+
+    def __init__(self, limit: int) -> None:
+        self.queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=limit)
+        self.overflowed = False
+
+    def offer(self, reading: Reading) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(reading)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    def drain(self) -> list[Reading]:
+        found = []
+        while not self.queue.empty():
+            found.append(self.queue.get_nowait())
+        return found
 
 
 class Readings:
@@ -103,6 +127,7 @@ class Readings:
         self._by_key: dict[tuple[str, str], Reading] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[Reading | None]] = {}
         self.refreshes = 0  # re-reads started (each is one read of the ScaledObject's triggers)
+        self._subscribers: set[Subscriber] = set()
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -115,6 +140,17 @@ class Readings:
         old = self._by_key.get(key)
         if old is None or reading.taken_at >= old.taken_at:
             self._by_key[key] = reading
+            for subscriber in list(self._subscribers):
+                subscriber.offer(reading)
+
+    def subscribe(self, limit: int = SUBSCRIBER_LIMIT) -> Subscriber:
+        """Every reading put from now on (a slow subscriber that falls `limit` behind is cut off)."""
+        subscriber = Subscriber(limit)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
 
     def get(self, namespace: str, name: str) -> Reading | None:
         return self._by_key.get((namespace, name))
@@ -165,3 +201,6 @@ ADVERTISEMENT_LEASE = "ebb-operator-readings"
 ADVERTISEMENT_ANNOTATION = "ebb.dev/readings-url"
 ADVERTISEMENT_DURATION_SECONDS = 30
 READINGS_PATH = "/api/v1/readings/{namespace}/{name}"
+# Every reading, then each new one as it is taken: one JSON object per line (blank lines keep it alive).
+STREAM_PATH = "/api/v1/readings-stream"
+STREAM_HEARTBEAT_SECONDS = 5.0

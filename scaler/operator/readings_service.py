@@ -53,10 +53,10 @@ class LocalReadings:
         self.store = store
         self._loops = loops
         self._api = api
-        self._acting = acting
+        self.acting = acting
 
     async def reading(self, namespace: str, name: str) -> readings.Reading:
-        if not self._acting():
+        if not self.acting():
             raise readings.Unavailable("this operator replica is a standby: another replica holds the lease")
         loops = self._loops()
         loop = loops.get((namespace, name)) if loops is not None else None
@@ -113,7 +113,31 @@ def add_routes(app: web.Application, local: LocalReadings) -> None:
             return _json({"message": f"looking up ScaledObject {namespace}/{name}: {error}"}, 503)
         return _json(got.to_json(), 200)
 
+    async def stream(request: web.Request) -> web.StreamResponse:
+        if not local.acting():
+            return _json({"message": "this operator replica is a standby: another replica holds the lease"}, 503)
+        subscriber = local.store.subscribe()
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        try:
+            await response.prepare(request)
+            await response.write(b"".join(_line(r) for r in local.store))
+            while local.acting() and not subscriber.overflowed:
+                try:
+                    first = await asyncio.wait_for(subscriber.queue.get(), readings.STREAM_HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await response.write(b"\n")
+                    continue
+                await response.write(b"".join(_line(r) for r in [first, *subscriber.drain()]))
+        finally:
+            local.store.unsubscribe(subscriber)
+        return response
+
     app.router.add_get(readings.READINGS_PATH, handle)
+    app.router.add_get(readings.STREAM_PATH, stream)
+
+
+def _line(reading: readings.Reading) -> bytes:
+    return json.dumps(reading.to_json(), separators=(",", ":")).encode() + b"\n"
 
 
 class Advertiser:

@@ -87,6 +87,13 @@ class Context:
         default_factory=weakref.WeakValueDictionary
     )
 
+    def __post_init__(self) -> None:
+        # The conflict check looks objects up by workload and HPA name instead of scanning the namespace
+        # (a scan per reconcile is O(N²) over a start-up of N ScaledObjects).
+        self.watched.add_index(kube.SCALED_OBJECT, _BY_TARGET, _scaled_object_target_key)
+        self.watched.add_index(kube.SCALED_OBJECT, _BY_HPA_NAME, _scaled_object_hpa_key)
+        self.watched.add_index(kube.HPA, _BY_TARGET, _hpa_target_key)
+
     @property
     def metrics(self) -> scale_loop.Metrics | None:
         return self.loops.ctx.metrics
@@ -143,13 +150,16 @@ async def patch_status(
 ) -> Mapping[str, Any]:
     """Merge `fields` and `conditions` into the ScaledObject's status if anything differs; the body after.
 
-    Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads."""
+    Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads. A
+    ScaledObject without conditions gets KEDA's initial ones (`INITIAL_CONDITIONS`) under `conditions` in
+    the same write, not in a write of their own."""
     ref = about(body)
     for _ in range(5):
         status = _status(body)
         wanted = {k: v for k, v in (fields or {}).items() if status.get(k) != v}
         if conditions:
-            merged = scale_loop.merge_conditions(status.get("conditions"), conditions)
+            base = status.get("conditions") or scale_loop.merge_conditions(None, INITIAL_CONDITIONS)
+            merged = scale_loop.merge_conditions(base, conditions)
             if merged != status.get("conditions"):
                 wanted["conditions"] = merged
         if not wanted:
@@ -213,10 +223,29 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
     namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
     key = (namespace, name)
     if not _status(body).get("conditions"):
-        body = await patch_status(ctx, body, conditions=INITIAL_CONDITIONS)
+        # KEDA's initial conditions go with the first status this reconcile writes (`patch_status`); only
+        # if it stops before one are they written alone — with the resourceVersion read, so that they
+        # never replace conditions written meanwhile (a 409 then, ignored).
+        try:
+            return await _checked(ctx, body, namespace, name, key)
+        except Exception:
+            initial = {"conditions": scale_loop.merge_conditions(None, INITIAL_CONDITIONS)}
+            with contextlib.suppress(Exception):
+                await ctx.api.patch_scaled_object_status(
+                    namespace, name, initial, resource_version=str(meta.get("resourceVersion") or "")
+                )
+            raise
+    return await _checked(ctx, body, namespace, name, key)
 
+
+async def _checked(
+    ctx: Context, body: Mapping[str, Any], namespace: str, name: str, key: tuple[str, str]
+) -> Result:
+    meta = _meta(body)
     try:
-        spec, found = specs.check_scaled_object(body, default_namespace=namespace)
+        # In a thread: the check is pure, and its costliest part (a formula's test run in golem, up to its
+        # deadline) releases the GIL, so a hostile object does not hold up the other loops (issue 9).
+        spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
         await ctx.loops.stop(key)
         return await _fail(ctx, body, _check_crashed(namespace, name, "spec", error))
@@ -236,14 +265,22 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
 
     # The target, through its /scale subresource.
     target = kube.Target.of(spec)
+    # A Deployment or StatefulSet the watch delivered exists: its replicas are read from the cache, not
+    # from /scale (one GET fewer per ScaledObject when thousands start at once).
+    workload = ctx.watched.workload(target)
     try:
         plural = await ctx.api.resource_of(target)
-        scale = await kube.retrying(lambda: ctx.api.read_scale(target), deadline=_deadline(ctx))
+        if workload is not None and not _meta(workload).get("deletionTimestamp"):
+            replicas = int((workload.get("spec") or {}).get("replicas") or 0)
+        else:
+            replicas = (await kube.retrying(lambda: ctx.api.read_scale(target), deadline=_deadline(ctx))).replicas
     except kube.ApiError as error:
         if error.not_found:
             why = f"{target.gvk} {namespace}/{target.name} does not exist or has no /scale subresource"
         else:
-            why = f"{target.gvk} {namespace}/{target.name} cannot be read: {error.status} {error.reason}"
+            # The API server's message says who may not do what (a 403 names the user, verb and resource).
+            detail = f": {error.message}" if error.message else ""
+            why = f"{target.gvk} {namespace}/{target.name} cannot be read: {error.status} {error.reason}{detail}"
         return await _fail(
             ctx, body, f"ScaledObject doesn't have correct scaleTargetRef specification: spec.scaleTargetRef: {why}", Outcome.RETRY
         )
@@ -279,7 +316,7 @@ async def _reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
         "pausedReplicaCount": None,
     }
     if status.get("originalReplicaCount") is None:
-        fields["originalReplicaCount"] = scale.replicas
+        fields["originalReplicaCount"] = replicas
     if spec.fallback is None and status.get("health"):
         fields["health"] = None
     old_hpa = status.get("hpaName")
@@ -393,6 +430,68 @@ def _hpa_name_of(body: Mapping[str, Any]) -> str:
     return str(name) if name else f"keda-hpa-{_meta(body).get('name')}"
 
 
+# What a change can concern (`handlers.Requeue` re-checks only the failed ScaledObjects it concerns).
+
+
+def scaled_object_target(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """A ScaledObject's workload (apiVersion, kind, name), as the conflict rules compare it."""
+    return _target_of(body)
+
+
+def hpa_name(body: Mapping[str, Any]) -> str:
+    """The name of the HPA a ScaledObject owns (or would)."""
+    return _hpa_name_of(body)
+
+
+def claims(body: Mapping[str, Any]) -> tuple[tuple[str, str, str] | None, str]:
+    """What a ScaledObject claims and another one may conflict with: its workload and its HPA name."""
+    return _target_of(body), _hpa_name_of(body)
+
+
+def hpa_target(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """An HPA's scaleTargetRef as (apiVersion, kind, name)."""
+    ref = (body.get("spec") or {}).get("scaleTargetRef")
+    if not isinstance(ref, Mapping):
+        return None
+    return str(ref.get("apiVersion") or "apps/v1"), str(ref.get("kind") or "Deployment"), str(ref.get("name") or "")
+
+
+def authentications(body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (Cluster)TriggerAuthentications a ScaledObject's triggers name, as (watched kind, name)."""
+    found: set[tuple[str, str]] = set()
+    spec = body.get("spec")
+    for trigger in (spec.get("triggers") if isinstance(spec, Mapping) else None) or []:
+        ref = trigger.get("authenticationRef") if isinstance(trigger, Mapping) else None
+        if isinstance(ref, Mapping) and ref.get("name"):
+            kind = kube.CLUSTER_TRIGGER_AUTHENTICATION if ref.get("kind") == "ClusterTriggerAuthentication" \
+                else kube.TRIGGER_AUTHENTICATION
+            found.add((kind, str(ref["name"])))
+    return found
+
+
+_BY_TARGET = "scaleTargetRef"
+_BY_HPA_NAME = "hpaName"
+
+
+def _scaled_object_target_key(body: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    target = _target_of(body)
+    return () if target is None else ((str(_meta(body).get("namespace") or ""), target),)
+
+
+def _scaled_object_hpa_key(body: Mapping[str, Any]) -> tuple[tuple[str, str]]:
+    return ((str(_meta(body).get("namespace") or ""), _hpa_name_of(body)),)
+
+
+def _hpa_target_key(body: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    spec = body.get("spec")
+    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    fields = [ref.get(k) for k in ("apiVersion", "kind", "name")] if isinstance(ref, Mapping) else []
+    claimed = tuple(f for f in fields if isinstance(f, str))
+    if len(claimed) != 3:
+        return ()  # claims no workload a ScaledObject can name
+    return ((str(_meta(body).get("namespace") or ""), claimed),)
+
+
 def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> str:
     """The webhook's `other-scaled-object`, `other-scaled-object-hpa` and `other-hpa` rules; "" if none.
 
@@ -402,8 +501,15 @@ def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, An
     mine = (target.api_version, target.kind, target.name)
     gvk = f"{target.api_version}.{target.kind}"
     own_rank = _rank(body)
-    for other in ctx.watched.items(kube.SCALED_OBJECT, spec.namespace):
-        # The cheap comparisons first: this runs over every ScaledObject of the namespace per reconcile.
+    watched = ctx.watched
+    candidates = {
+        id(other): other
+        for other in (
+            *watched.by_index(kube.SCALED_OBJECT, _BY_TARGET, (spec.namespace, mine)),
+            *watched.by_index(kube.SCALED_OBJECT, _BY_HPA_NAME, (spec.namespace, spec.hpa_name)),
+        )
+    }
+    for other in candidates.values():
         same_target = _target_of(other) == mine
         if not same_target and _hpa_name_of(other) != spec.hpa_name:
             continue
@@ -423,12 +529,9 @@ def _conflicts(ctx: Context, spec: specs.ScaledObjectSpec, body: Mapping[str, An
             )
             return f"{field}: the HPA {spec.hpa_name!r} is already managed by ScaledObject {other_name!r}"
     uid = str(_meta(body).get("uid") or "")
-    for hpa_body in ctx.watched.items(kube.HPA, spec.namespace):
+    for hpa_body in watched.by_index(kube.HPA, _BY_TARGET, (spec.namespace, mine)):
         meta = _meta(hpa_body)
         if (meta.get("annotations") or {}).get(specs.HPA_OWNERSHIP_VALIDATION) == "false":
-            continue
-        ref = (hpa_body.get("spec") or {}).get("scaleTargetRef") or {}
-        if (ref.get("apiVersion"), ref.get("kind"), ref.get("name")) != mine:
             continue
         if any(o.get("uid") == uid for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping)):
             continue

@@ -201,7 +201,8 @@ def fleet_fragment(doc: Mapping[str, Any], filters: dashboard.Filters) -> str:
         title = "" if last is None else f' title="{_esc(last["explanation"])}"'
         rows.append(
             f'<tr data-name="{_esc(item["namespace"])}/{_esc(item["name"])}">'
-            f'<th scope="row"><a href="{_esc(item["href"])}">{_esc(item["namespace"])}/{_esc(item["name"])}</a></th>'
+            f'<th scope="row"><a href="{_esc(item["href"])}" id="so-{_esc(item["namespace"])}.{_esc(item["name"])}">'
+            f'{_esc(item["namespace"])}/{_esc(item["name"])}</a></th>'
             f'<td>{_esc(item["target"])}</td><td>{_esc(item["mode"])}</td><td class="num">{_esc(replicas)}</td>'
             f'{_cond(c["Ready"])}<td class="{"ok" if c["Active"] == "True" else ""}">{_esc(c["Active"])}</td>{_cond(c["Fallback"], "False")}{_cond(c["Paused"], "False")}'
             f'<td class="{"bad" if c["HPAActive"] == "False" else ""}">{_esc(hpa)}</td>'

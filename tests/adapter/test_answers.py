@@ -81,7 +81,7 @@ async def test_a_stale_reading_is_read_once_however_many_ask() -> None:
         await release.wait()
         return readings.Reading("default", "orders", now[0], 5.0, {"s0-redis-jobs": 2.0}, {}, ("s0-redis-jobs",))
 
-    now[0] = 1_700_000_000.75 + 5.0 + 2.5  # within pollingInterval 5 s + grace 2.5 s: fresh, no read
+    now[0] = 1_700_000_000.75 + 2 * 5.0 + 1.0  # within 2 × pollingInterval 5 s + 1 s: fresh, no read
     assert (await store.fresh("default", "orders", refresh)).values == {"s0-redis-jobs": 1.0}
     assert calls == 0
     now[0] += 0.01  # stale: 100 concurrent askers, one read

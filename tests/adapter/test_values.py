@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from kube_sandbox import testing
-from metrics_adapter import answers
+from metrics_adapter import answers, sources
 from tests.adapter.conftest import Pki
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
@@ -157,6 +157,10 @@ async def test_at_most_one_source_query_per_polling_interval_while_asked_every_2
         return await _value(adapter, metric, "orders", published_pki) == "2"
 
     await cluster.until(two, what="the adapter serving 2")
+    assert adapter.runner.adapter is not None
+    source = adapter.runner.adapter.source
+    assert isinstance(source, sources.Forwarding)
+    fetched, streamed = source.fetches, source.streamed
     before = _script_calls(await client.info("commandstats"))
     began = time.monotonic()
     answered = 0
@@ -170,3 +174,24 @@ async def test_at_most_one_source_query_per_polling_interval_while_asked_every_2
     await client.aclose()
     assert answered >= 3 * 4 * interval * 2  # every answer was a value
     assert 1 <= queries <= math.ceil(elapsed / interval) + 1, (queries, elapsed)
+    # The adapter answered from the operator's stream of readings (one per tick), not by asking the operator.
+    assert source.streamed - streamed >= 3 and source.fetches == fetched, (source.streamed, source.fetches)
+
+
+async def test_the_adapter_reads_an_operator_whose_http_server_needs_a_token(
+    api: cluster.Api, published_pki: Pki, redis: aioredis.Redis, redis_server: redis_fixtures.RedisServer,
+    list_name: str, start_operator: Any, start_adapter: Any, tmp_path: Any,
+) -> None:
+    await api.create(cluster.DEPLOYMENT_BASE.format(ns="default"), cluster.deployment("worker"))
+    await redis.rpush(list_name, "a")
+    await api.create(cluster.SO_BASE.format(ns="default"), cluster.scaled_object(
+        "orders", target="worker", redis_address=f"{redis_server.host}:{redis_server.port}", list_name=list_name))
+    token_file = tmp_path / "token"
+    token_file.write_text("dashboard-token-0123456789\n")
+    await start_operator(http_token_file=str(token_file), http_token_on_loopback=True)
+    adapter = await start_adapter()
+
+    async def one() -> bool:
+        return await _value(adapter, f"s0-redis-{list_name}", "orders", published_pki) == "1"
+
+    await cluster.until(one, what="the adapter serving 1 through a token-protected operator")

@@ -59,11 +59,16 @@ async def test_keyboard_navigation_and_accessible_names(
         await page.keyboard.press("Tab")
         order.append(await page.evaluate(FOCUSED))
     expected = ["/", "f-namespace", "f-q", "f-errors", "f-atMax", "f-paused", "f-flapping", "f-size", "f-apply",
-                "f-clear", "sort-namespace", "sort-replicas", "sort-reason", "sort-age",
-                "/scaledobjects/default/orders"]
+                "f-clear", "sort-namespace", "sort-replicas", "sort-reason", "sort-age", "so-default.orders"]
     assert order[0] == "#live", order  # the skip link first
     positions = [order.index(item) for item in expected]
     assert positions == sorted(positions), order
+
+    # The focus stays on the row's link while the live part is swapped under it.
+    await page.focus("#so-default\\.orders")
+    before = await page.locator("tbody").inner_html()
+    await page.wait_for_function("b => document.querySelector('tbody').innerHTML !== b", arg=before, timeout=15_000)
+    assert await page.evaluate(FOCUSED) == "so-default.orders"
 
     # The keyboard alone filters: a checkbox toggled with Space, the form sent with Enter.
     await page.focus("#f-errors")

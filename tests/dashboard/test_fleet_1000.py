@@ -11,11 +11,31 @@ from typing import Any
 import aiohttp
 
 from scaler.core import specs
-from tests.dashboard.conftest import screenshot
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.operator import cluster
 from tests.servers import redis_server as redis_fixtures
 
 COUNT = 1000
+
+
+def _timed_load(base: str) -> tuple[float, float]:
+    """Seconds from asking for the fleet page to its load event, and the browser's navigation duration (ms),
+    in a browser already open."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/healthz")  # Chromium's own first-request start-up is not the page's
+            began = time.monotonic()
+            page.goto(base + "/", wait_until="load")
+            seconds = time.monotonic() - began
+            navigation = float(page.evaluate("performance.getEntriesByType('navigation')[0].duration"))
+            assert page.locator("tbody tr").count() == 50
+            return seconds, navigation
+        finally:
+            browser.close()
 
 
 def _namespace(i: int) -> str:
@@ -63,19 +83,24 @@ async def test_the_fleet_page_at_1000_objects(
         api_seconds = time.monotonic() - began
         assert doc["counts"]["total"] == COUNT and len(doc["scaledObjects"]) == 50
         print(f"fleet API at {COUNT} objects: {api_seconds * 1000:.0f} ms")
-        for query, matched in (("paused=1", 10), ("errors=1", 5), ("namespace=team-b", 500),
-                               ("namespace=team-a&paused=1", 5), ("q=so-09", 100)):
+        for query, matched in (("paused=1", 10), ("namespace=team-b", 500), ("namespace=team-a&paused=1", 5),
+                               ("q=so-09", 100)):
             assert (await _fleet(session, base, query))["matched"] == matched, query
+        # The 5 broken ones are among the errors; on a loaded machine a healthy one may also time out for a
+        # poll, and is then rightly listed too: every row shown must carry its error.
+        errors = (await _fleet(session, base, "errors=1&pageSize=200"))["scaledObjects"]
+        broken = {f"so-{i:04d}" for i in range(COUNT) if i % 200 == 7}
+        assert broken <= {r["name"] for r in errors}, errors
+        for item in errors:
+            assert item["lastError"] or "False" in (item["conditions"]["Ready"], item["conditions"]["HPAActive"]), item
 
     # The page itself: timed from navigation to the load event, in the browser.
-    # A browser already open (its first request in a fresh profile costs seconds of Chromium's own start-up).
-    await page.goto(base + "/healthz")
-    began = time.monotonic()
-    await page.goto(base + "/", wait_until="load")
-    seconds = time.monotonic() - began
-    timing = await page.evaluate("performance.getEntriesByType('navigation')[0].duration")
-    print(f"fleet page at {COUNT} objects: {seconds * 1000:.0f} ms wall, {timing:.0f} ms navigation")
+    # Timed by a browser driven from a thread of its own: the operator under test shares this test's event
+    # loop, which would otherwise delay the driver's messages, not the page.
+    seconds, navigation = await asyncio.to_thread(_timed_load, base)
+    print(f"fleet page at {COUNT} objects: {seconds * 1000:.0f} ms wall, {navigation:.0f} ms navigation")
     assert seconds < 2.0, f"the fleet page took {seconds:.2f} s at {COUNT} objects"
+    await page.goto(base + "/", wait_until="load")
     assert await page.locator('[data-count="total"] b').inner_text() == str(COUNT)
     assert await page.locator('[data-count="paused"] b').inner_text() == "10"
     assert await page.locator("tbody tr").count() == 50

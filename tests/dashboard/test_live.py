@@ -55,6 +55,14 @@ async def test_an_object_page_follows_a_live_cycle_without_reload(
     assert "Deployment/worker" in await row.inner_text()
     await page.wait_for_function("document.querySelector('tr[data-name=\"default/orders\"]')"
                                  ".innerText.includes('NO_CHANGE')", timeout=10_000)
+    # The row shows what the fleet document says.
+    item = (await _get_json(base + "/api/v1/dashboard/fleet"))["scaledObjects"][0]
+    cells = await row.locator("td, th").all_inner_texts()
+    assert cells[0] == "default/orders" and cells[1] == item["target"] and cells[2] == item["mode"] == "direct"
+    assert cells[3] == " / ".join(str(item[k]) for k in ("minReplicas", "currentReplicas", "desiredReplicas",
+                                                          "maxReplicas"))
+    assert cells[4:8] == [item["conditions"][k] for k in ("Ready", "Active", "Fallback", "Paused")]
+    assert cells[9] == item["lastDecision"]["reason"]
     await screenshot(page, "fleet-one")
 
     await row.get_by_role("link", name="default/orders").click()

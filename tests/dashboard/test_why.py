@@ -1,21 +1,25 @@
 """Every "why not scaling?" case produced for real — by the operator against the sandbox and Redis — and
 its sentence checked on the object page and in the JSON API; then the fleet page's filters on those
-same objects. The HPA case is the one place the test plays a part: the sandbox runs no HPA controller,
-so the test writes the HPA's status as the controller does when it cannot fetch an external metric
-(`ScalingActive=False FailedGetExternalMetric`), and the operator mirrors it into `HPAActive`."""
+same objects. For the HPA case the sandbox runs its HPA controller (syncing every second) with no metrics
+adapter registered: the controller cannot fetch the external metric and says so in the HPA's
+`ScalingActive=False FailedGetExternalMetric`, which the operator mirrors into `HPAActive`."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 
+from kube_sandbox import testing
 from scaler.core import specs
 from tests.dashboard.conftest import screenshot
 from tests.operator import cluster
+from tests.operator import conftest as operator_fixtures
 from tests.servers import redis_server as redis_fixtures
 
 
@@ -47,6 +51,13 @@ CASES = (
 )
 
 
+@pytest.fixture
+def sandbox() -> Iterator[testing.Sandbox]:
+    with testing.Sandbox(ready_delay=0.05, crds=operator_fixtures.crds(), hpa_controller=True,
+                         hpa_sync_period=1.0) as running:
+        yield running
+
+
 async def _fleet(base: str, query: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.get(f"{base}/api/v1/dashboard/fleet?{query}") as reply:
         assert reply.status == 200, await reply.text()
@@ -75,15 +86,6 @@ async def test_every_why_not_scaling_case_for_real(
     # The cooldown case: active first, then its list empties and the cooldown starts running.
     await cluster.until(lambda: api.replicas("w-cooling"), what="w-cooling scaled out")
     await redis.delete(f"{list_name}-cooling")
-    # The HPA case: once the operator built the HPA, the "controller" reports that it cannot fetch metrics.
-    hpa_path = f"{cluster.HPA_BASE.format(ns='default')}/keda-hpa-hpa"
-    await cluster.until(lambda: _exists(api, hpa_path), what="the HPA keda-hpa-hpa")
-    await api.patch(hpa_path + "/status", {"status": {"currentReplicas": 1, "desiredReplicas": 1, "conditions": [
-        {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "ok"},
-        {"type": "ScalingActive", "status": "False", "reason": "FailedGetExternalMetric",
-         "message": "the HPA was unable to compute the replica count: unable to get external metric "
-                    "default/s0-redis-jobs/&LabelSelector{}: no metrics returned from external metrics API"}]}})
-
     for case in CASES:
         url = f"{base}/scaledobjects/default/{case.name}"
         await page.goto(url)
@@ -123,6 +125,3 @@ async def test_every_why_not_scaling_case_for_real(
     await screenshot(page, "fleet-filtered-paused")
 
 
-async def _exists(api: cluster.Api, path: str) -> bool:
-    status, _ = await api.call("GET", path)
-    return status == 200

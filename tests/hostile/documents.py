@@ -194,9 +194,10 @@ def worst_case_objects(prefix: str, *, redis_address: str) -> list[dict[str, Any
     """The costliest ScaledObjects the limits let one tenant create (shared by the drift test and
     `bench/hostile_neighbours.py`), each about what it makes the operator do:
 
-    * `-huge`: valid, ~1.3 MB: a Redis trigger with 80 extra metadata keys of 16,000 characters each
-      (the per-value limit), full of `:`, `@` and `token` — what the masking and redaction regexes
-      backtracked on;
+    * `-huge`: valid, ~300 KB: a Redis trigger whose metadata fill the per-object limit (4 extra keys
+      of 16,000 characters, the per-value limit) and 240 KB of annotations (the API server allows 256 KB),
+      full of `:`, `@` and `token` — what the masking and redaction regexes backtracked on;
+    * `-too-big`: invalid, ~1.3 MB: 80 such metadata values (the API server's ~1.5 MB is the only bound);
     * `-crons`: valid, 32 cron triggers (the trigger limit, each evaluated on the event loop every tick)
       combined by a scalingModifiers formula;
     * `-long-param`: invalid, a 40 KB `listLength` (issue 9's reproducer);
@@ -217,7 +218,10 @@ def worst_case_objects(prefix: str, *, redis_address: str) -> list[dict[str, Any
     redis = {"address": redis_address, "listName": f"{prefix}-empty", "listLength": "5"}
     cron = {"timezone": "Etc/UTC", "start": "0 0 * * *", "end": "59 23 * * *", "desiredReplicas": "1"}
     return [
-        so("huge", [{"type": "redis", "metadata": {**redis, **{f"junk{i}": hostile for i in range(80)}}}]),
+        {**so("huge", [{"type": "redis", "metadata": {**redis, **{f"junk{i}": hostile for i in range(4)}}}]),
+         "metadata": {"name": f"{prefix}-huge", "annotations": {
+             "ebb.dev/scaling-mode": "direct", **{f"example.com/junk{i}": hostile for i in range(15)}}}},
+        so("too-big", [{"type": "redis", "metadata": {**redis, **{f"junk{i}": hostile for i in range(80)}}}]),
         so("crons", [{"type": "cron", "name": f"c{i}", "metadata": dict(cron)} for i in range(32)],
            advanced={"scalingModifiers": {"formula": " + ".join(f"c{i}" for i in range(32)), "target": "100"}}),
         so("long-param", [{"type": "redis", "metadata": {**redis, "listLength": ":" * 40_000}}]),

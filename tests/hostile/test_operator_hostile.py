@@ -5,6 +5,7 @@ the valid ScaledObjects beside them keep scaling with unchanged tick drift and `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -88,6 +89,7 @@ async def test_worst_case_objects_fail_once_naming_their_field_and_the_valid_one
     running = await start_operator(http_port=port)
     await cluster.until(lambda: _ready(api, "orders"), what="orders Ready")
     expected = {
+        "hostile-too-big": "spec.triggers: the triggers' metadata hold 1,280,",
         "hostile-long-param": "spec.triggers[0].metadata.listLength: is 40,000 characters long",
         "hostile-zone-dir": "spec.triggers[0].metadata.timezone: unknown time zone",
         "hostile-inf": "spec.triggers[0].metadata.targetValue: expected a number (this one is out of range)",
@@ -236,15 +238,34 @@ async def test_a_worst_case_object_leaves_its_neighbours_drift_and_healthz_uncha
         await cluster.until(all_ticking, within=60, what="100 scale loops ticking")
         await asyncio.sleep(2.0)
         calm = await _window(http, 6.0)
-        for body in worst:
-            await _create_large(sandbox.base_url, body)
-        stressed = await _window(http, 6.0)
-        for name in ("worst-huge", "worst-crons", "worst-long-param"):
-            assert await _ready(api, name), f"{name} was not reconciled within the window"
-    # "Unchanged within noise" on a shared 2-core machine: at most 50 ms worse at p95 (before issue 9 one
-    # 40 KB parameter stalled every loop and /healthz for 4-9 s).
-    assert stressed[0] <= calm[0] + 0.05, f"drift p95 {calm[0] * 1000:.1f} ms -> {stressed[0] * 1000:.1f} ms"
-    assert stressed[1] <= calm[1] + 0.05, f"/healthz p95 {calm[1] * 1000:.1f} ms -> {stressed[1] * 1000:.1f} ms"
-    assert stressed[2] < 1.0, f"/healthz max {stressed[2] * 1000:.0f} ms"
-    print(f"drift p95 {calm[0] * 1000:.1f} -> {stressed[0] * 1000:.1f} ms; /healthz p95 {calm[1] * 1000:.1f} -> "
-          f"{stressed[1] * 1000:.1f} ms, max {calm[2] * 1000:.1f} -> {stressed[2] * 1000:.1f} ms")
+        # While they are created and reconciled (kopf reads each 1.3 MB object, Ebb checks it): /healthz
+        # keeps answering (before issue 9 one 40 KB parameter froze it for 4-9 s).
+        burst: list[float] = []
+
+        async def healthz_while_creating() -> None:
+            while True:
+                began = time.monotonic()
+                async with http.get("/healthz") as reply:
+                    assert reply.status == 200
+                burst.append(time.monotonic() - began)
+                await asyncio.sleep(0.05)
+
+        sampling = asyncio.create_task(healthz_while_creating())
+        try:
+            for body in worst:
+                await _create_large(sandbox.base_url, body)
+            for body in worst:
+                name = body["metadata"]["name"]
+                await cluster.until(lambda name=name: _ready(api, name), within=60,  # type: ignore[misc]
+                                    what=f"{name} reconciled")
+        finally:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+        beside = await _window(http, 6.0)
+    # "Unchanged within noise" on a shared 2-core machine: p95 at most half again plus 50 ms.
+    assert beside[0] <= 1.5 * calm[0] + 0.05, f"drift p95 {calm[0] * 1000:.1f} ms -> {beside[0] * 1000:.1f} ms"
+    assert beside[1] <= 1.5 * calm[1] + 0.05, f"/healthz p95 {calm[1] * 1000:.1f} ms -> {beside[1] * 1000:.1f} ms"
+    assert max(burst) < 1.5, f"/healthz took {max(burst):.1f} s while the worst-case objects were reconciled"
+    print(f"drift p95 {calm[0] * 1000:.1f} -> {beside[0] * 1000:.1f} ms; /healthz p95 {calm[1] * 1000:.1f} -> "
+          f"{beside[1] * 1000:.1f} ms; /healthz max while they were reconciled {max(burst) * 1000:.0f} ms")

@@ -78,6 +78,7 @@ INVALID = [
     pytest.param(_trigger(2, timeout="99999999999h"), f"{T}[2].metadata.timeout", "Go duration", id="duration-overflow"),
     pytest.param(_nest(40), "spec.advanced.horizontalPodAutoscalerConfig.behavior", "nested more than", id="nested-40"),
     pytest.param(_many_triggers, T, f"at most {specs.MAX_TRIGGERS}", id="too-many-triggers"),
+    pytest.param(_trigger(0, **{f"k{i}": "x" * 16_000 for i in range(5)}), T, "in all; at most 65,536", id="metadata-total"),
     pytest.param(_many_keys, f"{T}[0].metadata", f"at most {specs.MAX_METADATA_KEYS}", id="too-many-keys"),
     pytest.param(_long_formula, "spec.advanced.scalingModifiers.formula", f"at most {formulas.MAX_FORMULA_LENGTH:,}", id="long-formula"),
     pytest.param(_slow_formula, "spec.advanced.scalingModifiers.formula", "", id="slow-formula"),

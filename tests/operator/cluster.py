@@ -4,6 +4,7 @@ builders for the objects the operator tests apply and a deadline-bound `until`."
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -24,12 +25,15 @@ SECRET_BASE = "/api/v1/namespaces/{ns}/secrets"
 class Api:
     """The sandbox over HTTP, as a user sees it. Every call returns (status, body)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, ca_pem: str | None = None) -> None:
         self.base_url = base_url
+        self.ca_pem = ca_pem  # the sandbox's serving CA, when it serves HTTPS (tls=True)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Api:
-        self._session = aiohttp.ClientSession(base_url=self.base_url, headers={"Authorization": "Bearer sandbox"})
+        connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cadata=self.ca_pem)) if self.ca_pem else None
+        self._session = aiohttp.ClientSession(base_url=self.base_url, headers={"Authorization": "Bearer sandbox"},
+                                              connector=connector)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

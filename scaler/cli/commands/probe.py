@@ -17,6 +17,7 @@ import asyncio
 import json
 
 from scaler.cli.commands import manifest_inputs
+from scaler.core import problems
 from scaler.triggers import probing
 
 HELP = "read every trigger's source once and print its metric value, target and activity"
@@ -57,10 +58,10 @@ def print_table(rows: list[probing.Row]) -> None:
         "ACTIVE",
         "ERROR",
     )
-    table = [header]
+    table: list[tuple[str, ...]] = [header]
     for row in rows:
         table.append(
-            (
+            tuple(problems.escape(cell) for cell in (  # names and errors quote the objects: one line each
                 row.scaled_object,
                 "-" if row.index is None else str(row.index),
                 row.name or "-",
@@ -71,7 +72,7 @@ def print_table(rows: list[probing.Row]) -> None:
                 _number(row.activation_threshold),
                 "-" if row.active is None else str(row.active).lower(),
                 row.error or "",
-            )
+            ))
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     for line in table:

@@ -268,3 +268,25 @@ async def test_the_clock_is_read_on_every_poll() -> None:
     )
     readings = [await scaler.read(), await scaler.read()]
     assert readings == [base.Reading(1.0, False), base.Reading(10.0, True)]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param(THURSDAYS, id="thursdays"),
+        pytest.param(NEW_YORK_REPEAT, id="dst-new-york"),
+        pytest.param({"timezone": "Europe/Berlin", "start": "*/7 * * * *", "end": "3-59/11 * * * *",
+                      "desiredReplicas": "3"}, id="every-few-minutes"),
+    ],
+)
+async def test_a_scaler_that_remembers_its_next_firings_reads_as_the_window_rule(metadata: dict[str, str]) -> None:
+    # The scaler computes the next firings once per firing, not every poll (issue 9: 32 cron triggers
+    # cost 150 ms of the shared event loop per tick); every poll must still read as the rule at that time.
+    trigger = inputs(metadata)
+    p = params.parse(CRON.params, trigger).value
+    now = [utc("2024-11-02T22:00:00")]
+    scaler = CRON.build(p, trigger, base.BuildContext(clients=connections.SharedClients(), clock=lambda: now[0]))
+    for _ in range(600):  # 600 polls 97 s apart: about 16 hours, across the New York fall-back night
+        assert await scaler.read() == cron_schedule.reading_at(p, now[0]), now[0]
+        now[0] += 97.0
+    await scaler.aclose()
