@@ -174,9 +174,7 @@ class Aggregator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._session is not None:
-            await self._session.close()
-            if self._session.connector is not None and self._contexts:
-                await asyncio.sleep(0.1)  # TLS connections finish their shutdown before the loop closes
+            await self._session.close()  # aiohttp aborts the pooled TLS connections
 
     def _arm(self) -> None:
         if self._closed or self.recheck <= 0:

@@ -55,6 +55,7 @@ class AggregatedServer:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._lock = threading.Lock()
+        self._transports: set[asyncio.BaseTransport] = set()
         config = self.sandbox_api.get("/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication")
         assert config.status == 200, config.body
         data = config.body["data"]
@@ -76,9 +77,9 @@ class AggregatedServer:
     # --- serving ---------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        response = await self._answer(request)
-        response.force_close()  # no keep-alive: nothing is left open when the server stops
-        return response
+        if request.transport is not None:
+            self._transports.add(request.transport)
+        return await self._answer(request)
 
     async def _answer(self, request: web.Request) -> web.Response:
         peer = request.transport.get_extra_info("peercert") if request.transport else None
@@ -115,6 +116,12 @@ class AggregatedServer:
                                   "message": "the server could not find the requested resource", "reason": "NotFound",
                                   "code": 404}, status=404)
 
+    def _abort_connections(self) -> None:
+        """A stopped server drops its connections at once, without a TLS goodbye."""
+        for transport in self._transports:
+            if not transport.is_closing() and isinstance(transport, asyncio.Transport):
+                transport.abort()
+
     def set_value(self, metric: str, *values: str) -> None:
         with self._lock:
             self.values[metric] = list(values)
@@ -136,8 +143,13 @@ class AggregatedServer:
             self.port = server.sockets[0].getsockname()[1]
             started.set()
             await self._stop.wait()
+            self._abort_connections()
             await runner.cleanup()
-            await asyncio.sleep(0.1)  # TLS connections finish their shutdown before the loop closes
+            # A connection accepted just before the stop may still be in its TLS handshake: let it finish
+            # (the client is alive), then drop it too, so no socket outlives the loop.
+            await asyncio.sleep(0.3)
+            self._abort_connections()
+            await asyncio.sleep(0)
 
         def run() -> None:
             loop = asyncio.new_event_loop()
