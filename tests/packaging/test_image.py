@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 
+from tests.packaging import wheels
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "Containerfile"
 
@@ -40,12 +42,7 @@ def test_the_containerfile_builds_in_one_stage_and_runs_from_a_slim_one_as_non_r
 
 
 def test_the_wheel_installs_into_a_fresh_venv_and_every_command_of_the_chart_starts(tmp_path: pathlib.Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True, text=True, timeout=180, cwd=tmp_path,
-    )  # fmt: skip
-    (wheel,) = (tmp_path / "dist").glob("ebb_autoscaler-*.whl")
+    wheel = wheels.build(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     installed = subprocess.run(

@@ -5,21 +5,16 @@ a file left out of the package list.)"""
 from __future__ import annotations
 
 import pathlib
-import subprocess
-import sys
 import zipfile
+
+from tests.packaging import wheels
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = ("scaler", "scalers", "metrics_adapter", "kube_sandbox")
 
 
 def test_the_wheel_holds_every_module_and_data_file(tmp_path: pathlib.Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True, text=True, timeout=180, cwd=tmp_path,
-    )  # fmt: skip
-    (wheel,) = (tmp_path / "dist").glob("ebb_autoscaler-*.whl")
+    wheel = wheels.build(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
         path.relative_to(ROOT).as_posix()
