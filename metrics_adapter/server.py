@@ -28,7 +28,7 @@ import prometheus_client
 from aiohttp import web
 
 from metrics_adapter import answers, security, sources
-from scaler.operator import kube, readings
+from scaler.operator import kube, quiet_logging, readings
 
 logger = logging.getLogger("ebb.adapter")
 
@@ -253,7 +253,9 @@ def server_ssl_context(cert_file: str, key_file: str, client_trust_pem: bytes) -
 
 
 async def serve(app: web.Application, host: str, port: int, context: ssl.SSLContext) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Malformed requests (anyone who can reach the port can send them) cost at most a rate-limited DEBUG
+    # line, as on the operator's port, instead of an ERROR with a traceback each.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=quiet_logging.SERVER_LOGGER)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
     await site.start()

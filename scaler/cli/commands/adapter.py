@@ -17,7 +17,7 @@ import signal
 import sys
 
 from metrics_adapter import running, security
-from scaler.operator import kube
+from scaler.operator import kube, quiet_logging
 
 HELP = "serve the external metrics API (external.metrics.k8s.io/v1beta1) for HPAs from the operator's readings"
 
@@ -87,6 +87,7 @@ async def _main(settings: running.Settings) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_logging.install()  # names quoted in a log line cannot forge another line
     try:
         asyncio.run(_main(settings_from(args)))
     except (ValueError, kube.ConfigError, security.ConfigError) as error:
