@@ -82,6 +82,9 @@ class Settings:
     # The dashboard's bearer token (`scaler.operator.dashboard_server`): None leaves it open.
     http_token_file: str | None = None
     http_token_on_loopback: bool = False
+    # `/metrics` served from one rendering for this many seconds (`http_server.CachedExposition`); 0: each
+    # scrape renders (concurrent scrapes still share one rendering).
+    metrics_max_age: float = 0.0
 
 
 class Operator:
@@ -306,7 +309,8 @@ class Operator:
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
-                app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health,
+                                           metrics_max_age=settings.metrics_max_age)
                 self.dashboard = dashboard_server.Dashboard(
                     watched=self.watched, decisions=self.decisions, health=self.health, clock=self._clock,
                     identity=settings.identity, default_mode=settings.scaling_mode.value)

@@ -99,6 +99,20 @@ def _failed(body: Mapping[str, Any]) -> bool:
     return False
 
 
+_FAILED = "failed"
+_FAILED_IN = "namespace"
+_ALL_FAILED = ("all",)
+
+
+def _failed_keys(body: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """The `_FAILED` index: a ScaledObject that failed its check and is not being deleted, by namespace
+    and among all; `Watched` re-indexes it at each status write, so the index follows Ready."""
+    meta = body.get("metadata") or {}
+    if not _failed(body) or meta.get("deletionTimestamp"):
+        return ()
+    return (_FAILED_IN, str(meta.get("namespace") or "")), _ALL_FAILED
+
+
 def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether an HPA changed in what a conflict check reads: its target, owners or annotations."""
     def claims(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
@@ -146,6 +160,9 @@ class Requeue:
         self._again: set[tuple[str, str]] = set()
         self._attempts: dict[tuple[str, str], int] = {}
         self.reconciles = 0
+        # `on_change` looks up the failed ScaledObjects of a namespace (or of all of them, for a
+        # ClusterTriggerAuthentication) instead of scanning every ScaledObject of the namespace per change.
+        runtime.context.watched.add_index(kube.SCALED_OBJECT, _FAILED, _failed_keys)
 
     def backoff(self, key: tuple[str, str]) -> float:
         attempt = self._attempts.get(key, 0)
@@ -244,13 +261,13 @@ class Requeue:
             concerns = lambda so: True  # noqa: E731
         else:
             return
-        scope = None if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else namespace
-        for so in self.runtime.context.watched.items(kube.SCALED_OBJECT, scope):
+        scope = _ALL_FAILED if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else (_FAILED_IN, namespace)
+        for so in self.runtime.context.watched.by_index(kube.SCALED_OBJECT, _FAILED, scope):
             so_meta = so.get("metadata") or {}
             key = (str(so_meta.get("namespace") or ""), str(so_meta.get("name") or ""))
             if kind == kube.SCALED_OBJECT and key == (namespace, name):
                 continue
-            if _failed(so) and not so_meta.get("deletionTimestamp") and concerns(so):
+            if concerns(so):
                 self.soon(key)
 
     def _hpa_changed(self, namespace: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
