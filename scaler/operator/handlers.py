@@ -160,9 +160,6 @@ class Requeue:
         self._again: set[tuple[str, str]] = set()
         self._attempts: dict[tuple[str, str], int] = {}
         self.reconciles = 0
-        # `on_change` looks up the failed ScaledObjects of a namespace (or of all of them, for a
-        # ClusterTriggerAuthentication) instead of scanning every ScaledObject of the namespace per change.
-        runtime.context.watched.add_index(kube.SCALED_OBJECT, _FAILED, _failed_keys)
 
     def backoff(self, key: tuple[str, str]) -> float:
         attempt = self._attempts.get(key, 0)
@@ -261,8 +258,13 @@ class Requeue:
             concerns = lambda so: True  # noqa: E731
         else:
             return
+        # The failed ScaledObjects of the namespace (or of all, for a ClusterTriggerAuthentication) by
+        # lookup, not a scan of the namespace per change. Registered here, not at construction, since the
+        # runtime (and its cache) is set per term; registering again is a dict lookup.
+        watched = self.runtime.context.watched
+        watched.add_index(kube.SCALED_OBJECT, _FAILED, _failed_keys)
         scope = _ALL_FAILED if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else (_FAILED_IN, namespace)
-        for so in self.runtime.context.watched.by_index(kube.SCALED_OBJECT, _FAILED, scope):
+        for so in watched.by_index(kube.SCALED_OBJECT, _FAILED, scope):
             so_meta = so.get("metadata") or {}
             key = (str(so_meta.get("namespace") or ""), str(so_meta.get("name") or ""))
             if kind == kube.SCALED_OBJECT and key == (namespace, name):
