@@ -385,8 +385,10 @@ async def run_operator(
     namespaces: tuple[str, ...],
     stop_flag: asyncio.Event,
     ready_flag: asyncio.Event,
+    spawned: Callable[[], None] | None = None,
 ) -> None:
-    """kopf's operator with this registry and settings, until `stop_flag` is set (or a signal)."""
+    """kopf's operator with this registry and settings, until `stop_flag` is set (or a signal).
+    `spawned` runs once kopf's tasks exist (and kopf has taken SIGTERM/SIGINT), e.g. to take them back."""
     quiet_watch_handlers()
     existing = asyncio.all_tasks()
     root_tasks = await kopf.spawn_tasks(
@@ -398,4 +400,6 @@ async def run_operator(
         stop_flag=stop_flag,
         ready_flag=ready_flag,
     )
+    if spawned is not None:
+        spawned()
     await kopf.run_tasks(root_tasks, ignored=_NotKopfs(existing))
