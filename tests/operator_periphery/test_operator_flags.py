@@ -57,7 +57,7 @@ def test_metrics_cache_window(argv: tuple[str, ...], expected: float) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    pytest.param(("--metrics-cache=-1s",), "--metrics-cache: expected a duration >= 0, got '-1s'", id="negative"),
+    pytest.param(("--metrics-cache=-1",), "--metrics-cache: expected a duration >= 0, got '-1'", id="negative"),
     pytest.param(("--metrics-cache", "often"),
                  "--metrics-cache: expected a duration such as 15s, 1m30s or a number of seconds, got 'often'",
                  id="not-a-duration"),
