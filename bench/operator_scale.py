@@ -130,9 +130,11 @@ class Processes:
         for _name, child in reversed(self.children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
+        began = time.monotonic()
         for name, child in reversed(self.children):
             try:
-                child.wait(15)
+                child.wait(max(15 - (time.monotonic() - began), 0.1))
+                print(f"# {name} stopped {time.monotonic() - began:.1f} s after SIGTERM", file=sys.stderr)
             except subprocess.TimeoutExpired:
                 print(f"# {name} (pid {child.pid}) did not stop on SIGTERM within 15 s: killed", file=sys.stderr)
                 child.kill()

@@ -82,6 +82,9 @@ class Settings:
     # The dashboard's bearer token (`scaler.operator.dashboard_server`): None leaves it open.
     http_token_file: str | None = None
     http_token_on_loopback: bool = False
+    # `/metrics` served from one rendering for this many seconds (`http_server.CachedExposition`); 0: each
+    # scrape renders (concurrent scrapes still share one rendering).
+    metrics_max_age: float = 0.0
 
 
 class Operator:
@@ -152,7 +155,10 @@ class Operator:
         self._kopf_stop = stop_flag
         task = asyncio.create_task(
             handlers.run_operator(
-                self._runtime, namespaces=self.settings.namespaces, stop_flag=stop_flag, ready_flag=ready_flag
+                self._runtime, namespaces=self.settings.namespaces, stop_flag=stop_flag, ready_flag=ready_flag,
+                # SIGTERM is ours, not kopf's: kopf's own stop waits up to 5 s for its tasks before anything
+                # else stops; ours stops the scale loops while kopf drains (`_stop_acting`).
+                spawned=self._handle_signals,
             ),
             name="kopf",
         )
@@ -187,6 +193,21 @@ class Operator:
                            outcome.note)
 
     async def _stop_acting(self) -> None:
+        phases: list[str] = []
+        began = mark = self._monotonic()
+
+        def phase(what: str) -> None:
+            nonlocal mark
+            now = self._monotonic()
+            phases.append(f"{what} {now - mark:.2f} s")
+            mark = now
+
+        try:
+            await self._stop_acting_phases(phase)
+        finally:
+            logger.info("operator: stopped acting in %.2f s (%s)", self._monotonic() - began, ", ".join(phases))
+
+    async def _stop_acting_phases(self, phase: Callable[[str], None]) -> None:
         if self._api_service_task is not None and not self._api_service_task.done():
             self._api_service_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,6 +217,10 @@ class Operator:
         self.health.listed = _never
         if self._kopf_stop is not None:
             self._kopf_stop.set()
+        # The scale loops stop (each after its tick in flight, all at once) while kopf drains its queues;
+        # one that kopf's last handlers start meanwhile is stopped by the second `stop_all` below.
+        loops_stopping = asyncio.create_task(self.loops.stop_all(), name="stop scale loops") \
+            if self.loops is not None else None
         if self._kopf_task is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._kopf_task), self.settings.shutdown_timeout / 2)
@@ -205,13 +230,19 @@ class Operator:
                     await self._kopf_task
             # kopf took SIGTERM/SIGINT for its own stop flag and leaves its handlers behind: take them back.
             self._handle_signals()
+        phase("kopf")
         runtime = self._runtime
         if runtime is not None and runtime.requeue is not None:
             await runtime.requeue.stop()
+        phase("requeues")
+        if loops_stopping is not None:
+            await loops_stopping
         if self.loops is not None:
             await self.loops.stop_all()
+        phase("scale loops")
         if runtime is not None and runtime.informers is not None:
             await runtime.informers.stop()
+        phase("reflectors")
         if self.settings.leader_election and not self.health.stopping:
             self.health.standby = True
 
@@ -306,7 +337,8 @@ class Operator:
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
-                app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health)
+                app = http_server.make_app(metrics=self.metrics, decisions=self.decisions, health=self.health,
+                                           metrics_max_age=settings.metrics_max_age)
                 self.dashboard = dashboard_server.Dashboard(
                     watched=self.watched, decisions=self.decisions, health=self.health, clock=self._clock,
                     identity=settings.identity, default_mode=settings.scaling_mode.value)
@@ -383,6 +415,7 @@ class Operator:
         lease_api: leases.HttpLeaseApi | None,
     ) -> None:
         self.health.stopping = True
+        began = self._monotonic()
         deadline = self.settings.shutdown_timeout
         try:
             async with asyncio.timeout(deadline):
@@ -404,4 +437,5 @@ class Operator:
             if runner is not None:
                 with contextlib.suppress(Exception):
                     await http_server.stop(runner)
+            logger.info("operator: shut down in %.2f s", self._monotonic() - began)
             self.heap.release()

@@ -99,6 +99,20 @@ def _failed(body: Mapping[str, Any]) -> bool:
     return False
 
 
+_FAILED = "failed"
+_FAILED_IN = "namespace"
+_ALL_FAILED = ("all",)
+
+
+def _failed_keys(body: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """The `_FAILED` index: a ScaledObject that failed its check and is not being deleted, by namespace
+    and among all; `Watched` re-indexes it at each status write, so the index follows Ready."""
+    meta = body.get("metadata") or {}
+    if not _failed(body) or meta.get("deletionTimestamp"):
+        return ()
+    return (_FAILED_IN, str(meta.get("namespace") or "")), _ALL_FAILED
+
+
 def _claims_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether an HPA changed in what a conflict check reads: its target, owners or annotations."""
     def claims(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
@@ -244,13 +258,18 @@ class Requeue:
             concerns = lambda so: True  # noqa: E731
         else:
             return
-        scope = None if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else namespace
-        for so in self.runtime.context.watched.items(kube.SCALED_OBJECT, scope):
+        # The failed ScaledObjects of the namespace (or of all, for a ClusterTriggerAuthentication) by
+        # lookup, not a scan of the namespace per change. Registered here, not at construction, since the
+        # runtime (and its cache) is set per term; registering again is a dict lookup.
+        watched = self.runtime.context.watched
+        watched.add_index(kube.SCALED_OBJECT, _FAILED, _failed_keys)
+        scope = _ALL_FAILED if kind == kube.CLUSTER_TRIGGER_AUTHENTICATION else (_FAILED_IN, namespace)
+        for so in watched.by_index(kube.SCALED_OBJECT, _FAILED, scope):
             so_meta = so.get("metadata") or {}
             key = (str(so_meta.get("namespace") or ""), str(so_meta.get("name") or ""))
             if kind == kube.SCALED_OBJECT and key == (namespace, name):
                 continue
-            if _failed(so) and not so_meta.get("deletionTimestamp") and concerns(so):
+            if concerns(so):
                 self.soon(key)
 
     def _hpa_changed(self, namespace: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
@@ -366,8 +385,10 @@ async def run_operator(
     namespaces: tuple[str, ...],
     stop_flag: asyncio.Event,
     ready_flag: asyncio.Event,
+    spawned: Callable[[], None] | None = None,
 ) -> None:
-    """kopf's operator with this registry and settings, until `stop_flag` is set (or a signal)."""
+    """kopf's operator with this registry and settings, until `stop_flag` is set (or a signal).
+    `spawned` runs once kopf's tasks exist (and kopf has taken SIGTERM/SIGINT), e.g. to take them back."""
     quiet_watch_handlers()
     existing = asyncio.all_tasks()
     root_tasks = await kopf.spawn_tasks(
@@ -379,4 +400,6 @@ async def run_operator(
         stop_flag=stop_flag,
         ready_flag=ready_flag,
     )
+    if spawned is not None:
+        spawned()
     await kopf.run_tasks(root_tasks, ignored=_NotKopfs(existing))

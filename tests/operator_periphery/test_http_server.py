@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import prometheus_client
 import prometheus_client.parser
 import pytest
 
@@ -191,3 +193,53 @@ async def test_stop_frees_the_port() -> None:
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(f"http://127.0.0.1:{port}/healthz")
+
+
+# --- /metrics rendered at most once per scrape window --------------------------------------------------------
+
+
+def _counted(output: bytes) -> float:
+    for family in prometheus_client.parser.text_string_to_metric_families(output.decode()):
+        for sample in family.samples:
+            if sample.name == "ebb_test_ticks_total":
+                return sample.value
+    raise AssertionError(f"ebb_test_ticks_total: expected in the exposition, got {output.decode()!r}")
+
+
+@pytest.mark.parametrize(("max_age", "scrapes_at", "renderings", "last_seen"), [
+    # No cache: each scrape renders and sees every increment made before it.
+    (0.0, [0.0, 0.5, 1.0], 3, 3.0),
+    # Within the window: one rendering, later scrapes get its bytes (the first increment only).
+    (2.0, [0.0, 0.5, 1.9], 1, 1.0),
+    # The window elapsed at 2.0: rendered again, fresh from then on.
+    (2.0, [0.0, 1.0, 2.0, 2.5], 2, 3.0),
+], ids=["no-cache", "within-window", "window-elapsed"])
+async def test_metrics_are_rendered_at_most_once_per_window(max_age: float, scrapes_at: list[float],
+                                                           renderings: int, last_seen: float) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    ticks = prometheus_client.Counter("ebb_test_ticks", "ticks", registry=registry)
+    now = [0.0]
+    exposition = http_server.CachedExposition(registry, max_age=max_age, clock=lambda: now[0])
+    seen = 0.0
+    for at in scrapes_at:
+        now[0] = at
+        ticks.inc()
+        seen = _counted(await exposition.get())
+    assert exposition.renderings == renderings
+    assert seen == last_seen
+
+
+@pytest.mark.parametrize("max_age", [0.0, 5.0], ids=["no-cache", "cached"])
+async def test_concurrent_scrapes_share_one_rendering(max_age: float) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    prometheus_client.Counter("ebb_test_ticks", "ticks", registry=registry).inc(7)
+    exposition = http_server.CachedExposition(registry, max_age=max_age)
+    outputs = await asyncio.gather(*(exposition.get() for _ in range(5)))
+    assert exposition.renderings == 1
+    assert {_counted(output) for output in outputs} == {7.0}
+
+
+@pytest.mark.parametrize("max_age", [-1.0, -0.001])
+def test_a_negative_metrics_window_is_refused(max_age: float) -> None:
+    with pytest.raises(ValueError, match="metrics cache max_age: expected seconds >= 0"):
+        http_server.CachedExposition(prometheus_client.CollectorRegistry(), max_age=max_age)

@@ -44,3 +44,25 @@ def test_bad_durations_are_refused_naming_the_flag(argv: tuple[str, ...], messag
     with pytest.raises(ValueError) as raised:
         settings(*argv)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    pytest.param((), 2.0, id="default"),
+    pytest.param(("--metrics-cache", "0"), 0.0, id="off"),
+    pytest.param(("--metrics-cache", "500ms"), 0.5, id="go-duration"),
+    pytest.param(("--metrics-cache", "10"), 10.0, id="seconds"),
+])
+def test_metrics_cache_window(argv: tuple[str, ...], expected: float) -> None:
+    assert settings(*argv).metrics_max_age == expected
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    pytest.param(("--metrics-cache=-1",), "--metrics-cache: expected a duration >= 0, got '-1'", id="negative"),
+    pytest.param(("--metrics-cache", "often"),
+                 "--metrics-cache: expected a duration such as 15s, 1m30s or a number of seconds, got 'often'",
+                 id="not-a-duration"),
+])
+def test_bad_metrics_cache_windows_are_refused(argv: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        settings(*argv)
+    assert str(raised.value) == message

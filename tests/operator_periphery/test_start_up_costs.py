@@ -95,3 +95,37 @@ def test_the_update_handler_skips_only_its_own_label(diff: list[Any], reconciles
     assert handlers._not_only_own_label(diff=diff, body=body) is reconciles, (
         f"ScaledObject apps/orders updated by {diff}: expected reconcile={reconciles}"
     )
+
+
+def _with_ready(body: dict[str, Any], status: str | None, *, deleting: bool = False) -> dict[str, Any]:
+    if status is not None:
+        body["status"] = {"conditions": [{"type": "Ready", "status": status}]}
+    if deleting:
+        body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("bodies", "in_apps", "in_all"),
+    [
+        pytest.param([_with_ready(_so("a", "web"), "False"), _with_ready(_so("b", "web"), "True")], ["a"], ["a"],
+                     id="only-ready-false"),
+        pytest.param([_with_ready(_so("a", "web"), None)], [], [], id="not-checked-yet"),
+        pytest.param([_with_ready(_so("a", "web"), "False", deleting=True)], [], [], id="being-deleted"),
+        pytest.param([_with_ready(_so("a", "web"), "False"), _with_ready(_so("z", "web", namespace="other"), "False")],
+                     ["a"], ["a", "z"], id="by-namespace-and-among-all"),
+        pytest.param([_with_ready(_so("a", "web"), "False"), _with_ready(_so("a", "web", rv="2"), "True")], [], [],
+                     id="healed-by-a-status-write"),
+    ],
+)
+def test_requeue_finds_failed_scaled_objects_by_index(bodies: list[dict[str, Any]], in_apps: list[str],
+                                                      in_all: list[str]) -> None:
+    watched = kube.Watched()
+    watched.add_index(kube.SCALED_OBJECT, handlers._FAILED, handlers._failed_keys)
+    for body in bodies:
+        watched.put(kube.SCALED_OBJECT, body)
+    found_apps = sorted(_names(watched.by_index(kube.SCALED_OBJECT, handlers._FAILED, (handlers._FAILED_IN, "apps"))))
+    found_all = sorted(_names(watched.by_index(kube.SCALED_OBJECT, handlers._FAILED, handlers._ALL_FAILED)))
+    assert (found_apps, found_all) == (in_apps, in_all), (
+        f"failed ScaledObjects (Ready=False, not deleting) in apps and among all: expected {in_apps}, {in_all}; "
+        f"got {found_apps}, {found_all}")
