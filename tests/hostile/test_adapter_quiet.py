@@ -4,10 +4,8 @@ handshake gets a 400 and at most one rate-limited DEBUG line, never an ERROR wit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import pathlib
-import ssl
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,6 +13,7 @@ from aiohttp import web
 
 from metrics_adapter import certs, server
 from scaler.operator import quiet_logging
+from tests.hostile import garbage
 
 GARBAGE = [
     pytest.param(b"GARBAGE\r\n\r\n", id="bad-method"),
@@ -40,26 +39,12 @@ async def port(tmp_path: pathlib.Path) -> AsyncIterator[int]:
         await runner.cleanup()
 
 
-async def _send(port: int, payload: bytes) -> bytes:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-    writer.write(payload)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(100), 5)
-    writer.close()
-    # The server may drop the TLS session without a close_notify after a 400.
-    with contextlib.suppress(ConnectionError, ssl.SSLError):
-        await writer.wait_closed()
-    return answer
-
-
 @pytest.mark.parametrize("payload", GARBAGE)
 async def test_a_malformed_request_gets_400_and_no_error_line(
     port: int, payload: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    answer = await _send(port, payload)
+    answer = await garbage.send(port, payload, tls=True)
     assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer
     await asyncio.sleep(0.05)
     loud = [r for r in caplog.records if r.levelno > logging.DEBUG or r.exc_info]
@@ -71,7 +56,7 @@ async def test_a_flood_costs_at_most_one_debug_line_and_real_requests_still_work
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=quiet_logging.SERVER_LOGGER.name)
     for _ in range(20):
-        assert (await _send(port, b"GARBAGE\r\n\r\n")).startswith(b"HTTP/1.0 400")
-    assert b"200 OK" in await _send(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await garbage.send(port, b"GARBAGE\r\n\r\n", tls=True)).startswith(b"HTTP/1.0 400")
+    assert b"200 OK" in await garbage.send(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", tls=True)
     lines = [r for r in caplog.records if r.name == quiet_logging.SERVER_LOGGER.name]
     assert len(lines) <= 1, [r.getMessage() for r in lines]

@@ -13,6 +13,7 @@ import pytest
 
 from scaler.operator import decision_log, http_server, operator_metrics, quiet_logging
 from scalers import url_masking
+from tests.hostile import garbage
 
 GARBAGE = [
     pytest.param(b"GARBAGE\r\n\r\n", id="bad-method"),
@@ -35,23 +36,12 @@ async def port() -> AsyncIterator[int]:
     finally:
         await http_server.stop(runner)
 
-
-async def _send(port: int, payload: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(payload)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(100), 5)
-    writer.close()
-    await writer.wait_closed()
-    return answer
-
-
 @pytest.mark.parametrize("payload", GARBAGE)
 async def test_a_malformed_request_gets_400_and_no_error_line(
     port: int, payload: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    answer = await _send(port, payload)
+    answer = await garbage.send(port, payload)
     assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer
     await asyncio.sleep(0.05)
     loud = [r for r in caplog.records if r.levelno > logging.DEBUG or r.exc_info]
@@ -62,9 +52,9 @@ async def test_a_malformed_request_gets_400_and_no_error_line(
 async def test_a_flood_of_garbage_costs_one_debug_line(port: int, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=quiet_logging.SERVER_LOGGER.name)
     for _ in range(50):
-        assert (await _send(port, b"GARBAGE\r\n\r\n")).startswith(b"HTTP/1.0 400")
+        assert (await garbage.send(port, b"GARBAGE\r\n\r\n")).startswith(b"HTTP/1.0 400")
     # The server still answers real requests.
-    assert b"200 OK" in await _send(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"200 OK" in await garbage.send(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     lines = [r for r in caplog.records if r.name == quiet_logging.SERVER_LOGGER.name]
     assert len(lines) <= 1, [r.getMessage() for r in lines]
 
