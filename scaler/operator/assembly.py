@@ -1,17 +1,18 @@
-"""Assembling the operator: settings, the cluster connection, the loops, kopf, the HTTP server, the Lease.
+"""Assembling the operator: settings, the cluster connection, the loops, the reconciler, the HTTP server,
+the Lease.
 
-`Operator(settings).run(stop)` runs until `stop` is set (or kopf sees SIGTERM/SIGINT), then shuts down
-within `settings.shutdown_timeout` (10 s): the HTTP server reports not ready, kopf stops watching, every
+`Operator(settings).run(stop)` runs until `stop` is set (SIGTERM/SIGINT set it), then shuts down within
+`settings.shutdown_timeout` (10 s): the HTTP server reports not ready, reconciles under way finish, every
 scale loop finishes the tick it is in (no half-done writes) and stops, the Lease is released, and the
 scalers' shared connections and the API session are closed.
 
 With leader election (`--leader-election`), every replica keeps `/healthz`, `/readyz` and `/metrics`
 up, and only the holder of the `coordination.k8s.io/v1` Lease runs the reflectors (`kube.Informers`),
-kopf and the scale loops: they start when the Lease is won (the cache is listed afresh, kopf resumes
-every ScaledObject) and stop when it is lost — within `lease_duration - renew_deadline`, anything left
-cancelled — after which the cache is emptied. Every write goes through `kube.Fenced`, which refuses it
-once this replica no longer holds the Lease. SIGTERM/SIGINT set the stop flag; kopf takes them for each
-term and they are taken back when it ends. See README "Control loop invariants".
+the reconciler (`handlers.Reconciler`) and the scale loops: they start when the Lease is won (the cache
+is listed afresh and every ScaledObject queued) and stop when it is lost — within
+`lease_duration - renew_deadline`, anything left cancelled — after which the cache is emptied. Every
+write goes through `kube.Fenced`, which refuses it once this replica no longer holds the Lease. See
+README "Control loop invariants".
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from scaler.operator import (
     api_service,
     dashboard_server,
     decision_log,
+    event_recorder,
     handlers,
     heap,
     http_server,
@@ -113,8 +115,7 @@ class Operator:
         self.api: kube.ApiKube | None = None
         self.loops: scale_loop.Loops | None = None
         self.elector: leader_election.LeaderElector | None = None
-        self._kopf_task: asyncio.Task[None] | None = None
-        self._kopf_stop: asyncio.Event | None = None
+        self.events: event_recorder.EventRecorder | None = None
         self._runtime: handlers.Runtime | None = None
         self._stop: asyncio.Event | None = None
         self._signals: set[signal.Signals] = set()
@@ -140,43 +141,23 @@ class Operator:
 
     async def _start_acting(self) -> None:
         assert self._runtime is not None and self._stop is not None and self.api is not None
-        if self._kopf_task is not None and not self._kopf_task.done():
+        if self._runtime.reconciler is not None:
             return
         self.health.leading, self.health.standby = True, False
         informers = kube.Informers(self.api, self.watched, self.settings.namespaces)
         self._runtime.informers = informers
         self.health.listed = informers.synced.is_set
-        requeue = handlers.Requeue(self._runtime, first_delay=self.settings.retry_delay)
-        self._runtime.requeue = requeue
+        reconciler = handlers.Reconciler(self._runtime, first_delay=self.settings.retry_delay)
+        self._runtime.reconciler = reconciler
+        if self.events is not None:
+            self.events.start()
+        # Workers first: the reflectors' first listing queues every ScaledObject, and the workers take
+        # them once every resource has been listed.
+        reconciler.start()
         await informers.start()
         if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
             self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
-        stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
-        self._kopf_stop = stop_flag
-        task = asyncio.create_task(
-            handlers.run_operator(
-                self._runtime, namespaces=self.settings.namespaces, stop_flag=stop_flag, ready_flag=ready_flag,
-                # SIGTERM is ours, not kopf's: kopf's own stop waits up to 5 s for its tasks before anything
-                # else stops; ours stops the scale loops while kopf drains (`_stop_acting`).
-                spawned=self._handle_signals,
-            ),
-            name="kopf",
-        )
-        self._kopf_task = task
-        outer_stop = self._stop
-
-        def ended(finished: asyncio.Task[None]) -> None:
-            # kopf ends on its own only on SIGTERM/SIGINT (it takes the signal handlers) or a crash.
-            if not stop_flag.is_set():
-                if not finished.cancelled() and finished.exception() is not None:
-                    logger.error("kopf stopped: %r", finished.exception())
-                outer_stop.set()
-
-        task.add_done_callback(ended)
-        waiter = asyncio.create_task(ready_flag.wait())
-        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        self.health.synced = ready_flag.is_set()
+        self.health.synced = True
 
     async def _check_api_service(self, api: kube.ApiKube) -> None:
         """HPA mode needs Ebb's adapter behind the external metrics APIService: say so when it is not."""
@@ -215,26 +196,15 @@ class Operator:
         self.health.leading = False
         self.health.synced = False
         self.health.listed = _never
-        if self._kopf_stop is not None:
-            self._kopf_stop.set()
-        # The scale loops stop (each after its tick in flight, all at once) while kopf drains its queues;
-        # one that kopf's last handlers start meanwhile is stopped by the second `stop_all` below.
+        runtime = self._runtime
+        # The scale loops stop (each after its tick in flight, all at once) while reconciles under way
+        # finish; one that a last reconcile starts meanwhile is stopped by the second `stop_all` below.
         loops_stopping = asyncio.create_task(self.loops.stop_all(), name="stop scale loops") \
             if self.loops is not None else None
-        if self._kopf_task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._kopf_task), self.settings.shutdown_timeout / 2)
-            if not self._kopf_task.done():
-                self._kopf_task.cancel()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await self._kopf_task
-            # kopf took SIGTERM/SIGINT for its own stop flag and leaves its handlers behind: take them back.
-            self._handle_signals()
-        phase("kopf")
-        runtime = self._runtime
-        if runtime is not None and runtime.requeue is not None:
-            await runtime.requeue.stop()
-        phase("requeues")
+        if runtime is not None and runtime.reconciler is not None:
+            await runtime.reconciler.stop(grace=self.settings.shutdown_timeout / 4)
+            runtime.reconciler = None
+        phase("reconciles")
         if loops_stopping is not None:
             await loops_stopping
         if self.loops is not None:
@@ -243,6 +213,9 @@ class Operator:
         if runtime is not None and runtime.informers is not None:
             await runtime.informers.stop()
         phase("reflectors")
+        if self.events is not None:
+            await self.events.stop(grace=1.0 if self.may_write() else 0.0)
+        phase("events")
         if self.settings.leader_election and not self.health.stopping:
             self.health.standby = True
 
@@ -262,11 +235,10 @@ class Operator:
     def _abandon(self) -> None:
         """Cancel whatever of the term is still running (the fence already keeps it from writing)."""
         self.health.leading = False
-        if self._kopf_task is not None and not self._kopf_task.done():
-            self._kopf_task.cancel()
         runtime = self._runtime
-        if runtime is not None and runtime.requeue is not None:
-            runtime.requeue.abandon()
+        if runtime is not None and runtime.reconciler is not None:
+            runtime.reconciler.abandon()
+            runtime.reconciler = None
         if self.loops is not None:
             self.loops.abandon()
         if runtime is not None and runtime.informers is not None:
@@ -318,7 +290,9 @@ class Operator:
         )
         self.loops = scale_loop.Loops(loop_ctx)
         self.health.stalled = self.loops.stalled
+        self.events = event_recorder.EventRecorder(fenced)
         context = reconciling.Context(
+            events=self.events,
             api=fenced,
             watched=self.watched,
             loops=self.loops,
@@ -326,7 +300,7 @@ class Operator:
             default_mode=settings.scaling_mode,
             cluster_object_namespace=settings.cluster_object_namespace,
         )
-        self._runtime = handlers.Runtime(connection, context, retry_delay=settings.retry_delay)
+        self._runtime = handlers.Runtime(context, retry_delay=settings.retry_delay)
         self.watched.subscribe_changes(self._on_change)
         runner = None
         lease_api: leases.HttpLeaseApi | None = None
@@ -398,8 +372,8 @@ class Operator:
 
     def _on_change(self, kind: str, previous: Any, current: Any) -> None:
         runtime = self._runtime
-        if runtime is not None and runtime.requeue is not None and self.health.leading:
-            runtime.requeue.on_change(kind, previous, current)
+        if runtime is not None and runtime.reconciler is not None and self.health.leading:
+            runtime.reconciler.on_change(kind, previous, current)
 
     async def _keep_heap(self) -> None:
         """Settle the heap (`scaler.operator.heap`) once the set of scale loops stops changing, and now and then."""

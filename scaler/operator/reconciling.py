@@ -33,13 +33,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scaler.core import decisions, hpa_manifests, problems, specs
-from scaler.operator import kube, scale_loop
+from scaler.operator import event_recorder, kube, scale_loop
 from scaler.triggers import trigger_checks
 from scalers import base, registry
 
 logger = logging.getLogger("ebb.reconcile")
 
 EBB_VERSION = "ebb-0.1.0"
+# KEDA's finalizer: the deletion waits until the loop stopped, the HPA is gone and replicas are restored.
+FINALIZER = "finalizer.keda.sh"
 
 _UNKNOWN_READY = decisions.Condition("Ready", "Unknown", "", "")
 INITIAL_CONDITIONS = (
@@ -82,6 +84,10 @@ class Context:
     cluster_object_namespace: str = "keda"
     version: str = EBB_VERSION
     write_deadline: float = 5.0
+    # Put on every ScaledObject reconciled (None: none, for callers that finalize some other way).
+    finalizer: str | None = FINALIZER
+    # Events posted in the background (None: each awaited in place).
+    events: event_recorder.EventRecorder | None = None
 
     locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = dataclasses.field(
         default_factory=weakref.WeakValueDictionary
@@ -136,6 +142,9 @@ def about(body: Mapping[str, Any]) -> kube.ObjectRef:
 
 
 async def _event(ctx: Context, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    if ctx.events is not None:
+        ctx.events.record(about(body), type_, reason, message)
+        return
     try:
         await ctx.api.post_event(about(body), type_, reason, message)
     except kube.ApiError as error:
@@ -248,20 +257,19 @@ async def _checked(
         spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
         await ctx.loops.stop(key)
+        body = await ensure_metadata(ctx, body, label=False)
         return await _fail(ctx, body, _check_crashed(namespace, name, "spec", error))
     if spec is None:
         await ctx.loops.stop(key)
+        body = await ensure_metadata(ctx, body, label=False)
         errors = [p for p in found if p.severity is problems.Severity.ERROR]
         return await _fail(ctx, body, f"ScaledObject {namespace}/{name} is invalid: {_problem_text(errors)}")
 
     if spec.pause.paused or spec.pause.paused_replicas is not None:
+        body = await ensure_metadata(ctx, body, label=False)
         return await _pause(ctx, spec, body)
 
-    labels = meta.get("labels") or {}
-    if labels.get(specs.SCALED_OBJECT_NAME_LABEL) != name:
-        body = await ctx.api.patch_scaled_object(
-            namespace, name, {"metadata": {"labels": {specs.SCALED_OBJECT_NAME_LABEL: name}}}
-        )
+    body = await ensure_metadata(ctx, body, label=True)
 
     # The target, through its /scale subresource.
     target = kube.Target.of(spec)
@@ -354,6 +362,66 @@ async def _checked(
     if not was_ready:
         await _event(ctx, body, "Normal", "ScaledObjectReady", "ScaledObject is ready for scaling")
     return Result(Outcome.READY, "", body)
+
+
+# -- metadata: KEDA's finalizer and label -------------------------------------------------------------
+
+
+async def ensure_metadata(ctx: Context, body: Mapping[str, Any], *, label: bool) -> Mapping[str, Any]:
+    """KEDA's finalizer on every ScaledObject it handles, and the `scaledobject.keda.sh/name` label on a
+    valid one, in one PATCH and only when missing; the body after. The finalizer list is replaced as a
+    whole, so the PATCH carries the resourceVersion it was computed from (a 409 reads again)."""
+    if not ctx.finalizer and not label:
+        return body
+    for _ in range(5):
+        meta = _meta(body)
+        namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+        patch: dict[str, Any] = {}
+        if label and (meta.get("labels") or {}).get(specs.SCALED_OBJECT_NAME_LABEL) != name:
+            patch["labels"] = {specs.SCALED_OBJECT_NAME_LABEL: name}
+        finalizers = [f for f in meta.get("finalizers") or () if isinstance(f, str)]
+        if ctx.finalizer and ctx.finalizer not in finalizers and not meta.get("deletionTimestamp"):
+            patch["finalizers"] = [*finalizers, ctx.finalizer]
+        if not patch:
+            return body
+        rv = str(meta.get("resourceVersion") or "") if "finalizers" in patch else None
+        try:
+            return await ctx.api.patch_scaled_object(namespace, name, {"metadata": patch}, resource_version=rv)
+        except kube.ApiError as error:
+            if not error.conflict:
+                raise
+            body = await ctx.api.get_scaled_object(namespace, name)
+    raise kube.ApiError(409, "Conflict", "the ScaledObject kept changing while its finalizer was added")
+
+
+async def remove_finalizer(ctx: Context, body: Mapping[str, Any], finalizer: str) -> None:
+    """Take `finalizer` off a ScaledObject being deleted (the API server then removes it), guarded by the
+    resourceVersion; a ScaledObject already gone is fine."""
+    for _ in range(5):
+        meta = _meta(body)
+        namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+        finalizers = [f for f in meta.get("finalizers") or () if isinstance(f, str)]
+        if finalizer not in finalizers:
+            return
+        remaining = [f for f in finalizers if f != finalizer]
+        try:
+            await ctx.api.patch_scaled_object(
+                namespace, name, {"metadata": {"finalizers": remaining or None}},
+                resource_version=str(meta.get("resourceVersion") or ""),
+            )
+            return
+        except kube.ApiError as error:
+            if error.not_found:
+                return
+            if not error.conflict:
+                raise
+            try:
+                body = await ctx.api.get_scaled_object(namespace, name)
+            except kube.ApiError as again:
+                if again.not_found:
+                    return
+                raise
+    raise kube.ApiError(409, "Conflict", "the ScaledObject kept changing while its finalizer was removed")
 
 
 # -- pause ---------------------------------------------------------------------------------------
@@ -724,7 +792,10 @@ def hpa_drifted(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
 
 
 async def _delete_owned_hpa(ctx: Context, namespace: str, name: str, uid: str) -> None:
-    existing = await ctx.api.get_hpa(namespace, name)
+    # The watch cache answers "is there one?" (every reconcile in direct mode asks, and nearly always no).
+    existing = ctx.watched.get(kube.HPA, namespace, name)
+    if existing is not None:
+        existing = await ctx.api.get_hpa(namespace, name)
     if existing is None:
         return
     owners = _meta(existing).get("ownerReferences") or []

@@ -115,11 +115,11 @@ async def test_the_retry_of_an_invalid_scaled_object_backs_off_to_a_cap(
     first: float, cap: float, expected: list[float]
 ) -> None:
     runtime: Any = None
-    requeue = handlers.Requeue(runtime, first_delay=first, max_delay=cap)
+    requeue = handlers.Reconciler(runtime, first_delay=first, max_delay=cap)
     delays = [requeue.backoff(("default", "orders")) for _ in expected]
     await requeue.stop()
     assert delays == expected
     requeue.settled(("default", "orders"))
-    again = handlers.Requeue(runtime, first_delay=first, max_delay=cap)
+    again = handlers.Reconciler(runtime, first_delay=first, max_delay=cap)
     assert again.backoff(("default", "orders")) == first
     await again.stop()

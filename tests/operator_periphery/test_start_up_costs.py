@@ -2,8 +2,8 @@
 
 * `kube.Watched.add_index` / `by_index`: the conflict check finds the ScaledObjects and HPAs on one
   workload by lookup; the index follows every put, delete, re-list and clear of the cache.
-* The kopf update handler does not reconcile again for the `scaledobject.keda.sh/name` label the
-  reconcile itself put on, and does for any other change.
+* A ScaledObject is queued for its own reconcile only when something a reconcile reads changed: not
+  for the operator's status writes nor the `scaledobject.keda.sh/name` label the reconcile put on.
 """
 
 from __future__ import annotations
@@ -73,27 +73,44 @@ def test_an_index_registered_twice_keeps_the_first() -> None:
 LABEL = specs.SCALED_OBJECT_NAME_LABEL
 
 
+def _body(labels: dict[str, str] | None = None, **changes: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "orders", "namespace": "apps", "uid": "u1", "resourceVersion": "1",
+                            "finalizers": ["finalizer.keda.sh"]}
+    if labels is not None:
+        meta["labels"] = labels
+    meta.update(changes.pop("meta", {}))
+    body: dict[str, Any] = {"metadata": meta, "spec": {"maxReplicaCount": 10, "pollingInterval": 10},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    body.update(changes)
+    return body
+
+
 @pytest.mark.parametrize(
-    ("diff", "reconciles"),
+    ("before", "after", "reconciles"),
     [
-        pytest.param([("add", ("metadata", "labels"), None, {LABEL: "orders"})], False, id="label-on-no-labels"),
-        pytest.param([("add", ("metadata", "labels", LABEL), None, "orders")], False, id="label-beside-others"),
-        pytest.param([("change", ("metadata", "labels"), {"team": "a"}, {"team": "a", LABEL: "orders"})], False,
-                     id="labels-with-ours-added"),
-        pytest.param([("add", ("metadata", "labels", LABEL), None, "other")], True, id="label-naming-another"),
-        pytest.param([("change", ("metadata", "labels"), {"team": "a"}, {LABEL: "orders"})], True,
-                     id="another-label-removed"),
-        pytest.param([("add", ("metadata", "labels", LABEL), None, "orders"),
-                      ("change", ("spec", "maxReplicaCount"), 10, 20)], True, id="label-and-spec"),
-        pytest.param([("change", ("spec", "pollingInterval"), 10, 5)], True, id="spec"),
-        pytest.param([("add", ("metadata", "annotations", "autoscaling.keda.sh/paused"), None, "true")], True,
+        pytest.param(_body(), _body({LABEL: "orders"}), False, id="label-on-no-labels"),
+        pytest.param(_body({"team": "a"}), _body({"team": "a", LABEL: "orders"}), False, id="label-beside-others"),
+        pytest.param(_body({"team": "a"}), _body({"team": "a", LABEL: "other"}), True, id="label-naming-another"),
+        pytest.param(_body({"team": "a"}), _body({LABEL: "orders"}), True, id="another-label-removed"),
+        pytest.param(_body(), _body({LABEL: "orders"}, spec={"maxReplicaCount": 20, "pollingInterval": 10}), True,
+                     id="label-and-spec"),
+        pytest.param(_body(), _body(spec={"maxReplicaCount": 10, "pollingInterval": 5}), True, id="spec"),
+        pytest.param(_body(), _body(meta={"annotations": {"autoscaling.keda.sh/paused": "true"}}), True,
                      id="annotation"),
+        pytest.param(_body(), _body(status={"conditions": [{"type": "Ready", "status": "False"}]}), False,
+                     id="status-write"),
+        pytest.param(_body(), _body(meta={"resourceVersion": "2"}), False, id="resource-version-only"),
+        pytest.param(_body(), _body(meta={"finalizers": []}), True, id="finalizer-taken-off"),
+        pytest.param(_body(), _body(meta={"deletionTimestamp": "2026-12-03T10:00:00Z"}), True, id="deletion"),
+        pytest.param(None, _body(), True, id="new"),
+        pytest.param(_body(), None, True, id="gone"),
     ],
 )
-def test_the_update_handler_skips_only_its_own_label(diff: list[Any], reconciles: bool) -> None:
-    body = {"metadata": {"name": "orders", "namespace": "apps"}}
-    assert handlers._not_only_own_label(diff=diff, body=body) is reconciles, (
-        f"ScaledObject apps/orders updated by {diff}: expected reconcile={reconciles}"
+def test_a_scaled_object_is_reconciled_for_what_a_reconcile_reads_only(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, reconciles: bool
+) -> None:
+    assert handlers.needs_reconcile(before, after) is reconciles, (
+        f"ScaledObject apps/orders from {before} to {after}: expected reconcile={reconciles}"
     )
 
 
