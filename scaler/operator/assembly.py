@@ -139,11 +139,14 @@ class Operator:
             return True
         return self.elector.holds_lease()
 
-    async def _start_acting(self) -> None:
-        assert self._runtime is not None and self._stop is not None and self.api is not None
+    async def _start_watching(self) -> None:
+        """The reflectors, the reconciler and the Event recorder, if not running yet. With leader election
+        they run from the start on every replica: a standby keeps its cache, parsed specs, built scalers
+        and shared connections warm (its loops do not tick and its writes are fenced), so that taking the
+        Lease means ticking at once rather than listing and reconciling thousands of objects first."""
+        assert self._runtime is not None and self.api is not None
         if self._runtime.reconciler is not None:
             return
-        self.health.leading, self.health.standby = True, False
         informers = kube.Informers(self.api, self.watched, self.settings.namespaces)
         self._runtime.informers = informers
         self.health.listed = informers.synced.is_set
@@ -155,6 +158,23 @@ class Operator:
         # them once every resource has been listed.
         reconciler.start()
         await informers.start()
+
+    async def _start_acting(self) -> None:
+        assert self._runtime is not None and self._stop is not None and self.api is not None
+        if self.health.leading:
+            return
+        warm = self._runtime.reconciler is not None
+        await self._start_watching()
+        self.health.leading, self.health.standby = True, False
+        reconciler = self._runtime.reconciler
+        if warm and reconciler is not None and self.loops is not None:
+            # Every loop a standby prepared ticks now; every ScaledObject is reconciled again (what the
+            # standby could not write — a new object's finalizer, label, status — is written now).
+            woken = self.loops.wake_all()
+            for body in self.watched.items(kube.SCALED_OBJECT):
+                meta = body.get("metadata") or {}
+                reconciler.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+            logger.info("operator: took the Lease with %d scale loops ready", woken)
         if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
             self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
         self.health.synced = True
@@ -221,16 +241,28 @@ class Operator:
 
     async def _lost_leadership(self) -> None:
         """The term ended: stop acting within the margin the election leaves before anyone else may take
-        over (`lease_duration - renew_deadline`). The write fence already refuses every write; what is
-        still running after the margin is cancelled."""
+        over (`lease_duration - renew_deadline`). The write fence already refuses every write; the ticks
+        in flight end, no new one starts, and the replica stands by warm (reflectors, reconciler and idle
+        loops kept). What is still ticking after the margin is cancelled, and the replica starts cold."""
         assert self.elector is not None
         margin = self.elector.stop_margin
-        try:
-            async with asyncio.timeout(margin):
-                await self._stop_acting()
-        except TimeoutError:
+        began = self._monotonic()
+        self._stop_api_service_check()
+        self.health.leading = False
+        if self.loops is not None:
+            await self.loops.quiesce(margin)
+        if self.loops is not None and any(loop._in_tick for _, loop in self.loops.items()):
             logger.warning("operator: stopping after the lost Lease took longer than %.1f s; cancelled", margin)
             self._abandon()
+            return
+        if self.settings.leader_election and not self.health.stopping:
+            self.health.standby = True
+        logger.info("operator: lost the Lease; standing by (ticks in flight ended in %.2f s)",
+                    self._monotonic() - began)
+
+    def _stop_api_service_check(self) -> None:
+        if self._api_service_task is not None and not self._api_service_task.done():
+            self._api_service_task.cancel()
 
     def _abandon(self) -> None:
         """Cancel whatever of the term is still running (the fence already keeps it from writing)."""
@@ -243,6 +275,7 @@ class Operator:
             self.loops.abandon()
         if runtime is not None and runtime.informers is not None:
             runtime.informers.abandon()
+            runtime.informers = None  # the next term starts watching afresh
         if self.settings.leader_election and not self.health.stopping:
             self.health.standby = True
 
@@ -353,6 +386,7 @@ class Operator:
                     on_stopped_leading=self._lost_leadership,
                 )
                 self.health.standby = True
+                await self._start_watching()  # warm from the start: see `_start_watching`
                 elector_task = asyncio.create_task(self.elector.run(), name="leader-election")
             else:
                 await self._start_acting()
@@ -372,7 +406,7 @@ class Operator:
 
     def _on_change(self, kind: str, previous: Any, current: Any) -> None:
         runtime = self._runtime
-        if runtime is not None and runtime.reconciler is not None and self.health.leading:
+        if runtime is not None and runtime.reconciler is not None:
             runtime.reconciler.on_change(kind, previous, current)
 
     async def _keep_heap(self) -> None:

@@ -98,18 +98,21 @@ def _reconciled_view(body: Mapping[str, Any]) -> tuple[Any, ...]:
         meta.get("annotations"),
         labels,
         meta.get("deletionTimestamp"),
-        FINALIZER in (meta.get("finalizers") or ()),
         meta.get("uid"),
     )
 
 
 def needs_reconcile(previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> bool:
     """Whether a ScaledObject's change calls for its own reconcile: new, deleted, or changed in what a
-    reconcile reads. The `scaledobject.keda.sh/name` label the reconcile puts on does not (it reconciled
-    every new ScaledObject a second time), nor does a status write."""
+    reconcile reads. What the reconcile itself puts on — the `scaledobject.keda.sh/name` label and the
+    finalizer — does not (each reconciled every new ScaledObject a second time), nor does a status write."""
     if previous is None or current is None:
         return True
-    return _reconciled_view(previous) != _reconciled_view(current)
+    # The finalizer the reconcile put on is no reason either; someone taking it off is.
+    lost_finalizer = FINALIZER in ((previous.get("metadata") or {}).get("finalizers") or ()) and FINALIZER not in (
+        (current.get("metadata") or {}).get("finalizers") or ()
+    )
+    return lost_finalizer or _reconciled_view(previous) != _reconciled_view(current)
 
 
 class Reconciler:

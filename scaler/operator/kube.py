@@ -32,7 +32,7 @@ import pathlib
 import ssl
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -1092,9 +1092,7 @@ class Reflector:
                 text = await reply.text()
                 reason, message = _status_message(json.loads(text) if text.startswith("{") else None, text)
                 raise ApiError(reply.status, reason, message, what=f"watch {self.name}")
-            async for line in reply.content:
-                if not line.strip():
-                    continue
+            async for line in _lines(reply.content):
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
@@ -1109,6 +1107,32 @@ class Reflector:
                 rv = (obj.get("metadata") or {}).get("resourceVersion")
                 if rv:
                     self.resource_version = str(rv)
+
+
+# A watch event is one JSON line as long as its object: up to the API server's ~1.5 MB object limit, far
+# beyond aiohttp's line reader (128 KiB: "Chunk too big").
+MAX_WATCH_LINE = 8 * 1024 * 1024
+
+
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The non-empty lines of a watch stream, however long (up to `MAX_WATCH_LINE`)."""
+    pending = bytearray()
+    async for chunk in content.iter_any():
+        pending += chunk
+        start = 0
+        while True:
+            end = pending.find(b"\n", start)
+            if end < 0:
+                break
+            line = bytes(pending[start:end])
+            start = end + 1
+            if line.strip():
+                yield line
+        del pending[:start]
+        if len(pending) > MAX_WATCH_LINE:
+            raise ApiError(0, "WatchEventTooLarge", f"a watch event exceeded {MAX_WATCH_LINE} bytes")
+    if pending.strip():
+        yield bytes(pending)
 
 
 class Informers:

@@ -162,6 +162,16 @@ async def patch_status(
     Conditions are merged into the latest list and written with its resourceVersion; a 409 re-reads. A
     ScaledObject without conditions gets KEDA's initial ones (`INITIAL_CONDITIONS`) under `conditions` in
     the same write, not in a write of their own."""
+    return (await _patch_status(ctx, body, fields, conditions))[0]
+
+
+async def _patch_status(
+    ctx: Context,
+    body: Mapping[str, Any],
+    fields: Mapping[str, Any] | None = None,
+    conditions: Sequence[decisions.Condition] = (),
+) -> tuple[Mapping[str, Any], bool]:
+    """`patch_status`, and whether it wrote (False: the latest status already said so)."""
     ref = about(body)
     for _ in range(5):
         status = _status(body)
@@ -172,7 +182,7 @@ async def patch_status(
             if merged != status.get("conditions"):
                 wanted["conditions"] = merged
         if not wanted:
-            return body
+            return body, False
         rv = str(_meta(body).get("resourceVersion") or "") if "conditions" in wanted else None
         try:
             return await kube.retrying(
@@ -180,7 +190,7 @@ async def patch_status(
                     ctx.api.patch_scaled_object_status, ref.namespace, ref.name, wanted, resource_version=rv
                 ),
                 deadline=_deadline(ctx),
-            )
+            ), True
         except kube.ApiError as error:
             if not error.conflict:
                 raise
@@ -199,8 +209,9 @@ async def _fail(
     message = problems.escape(message)  # one line, whatever the object quotes (issue 9)
     ready = decisions.Condition("Ready", "False", "ScaledObjectCheckFailed", message)
     previous = _condition(body, "Ready")
-    body = await patch_status(ctx, body, conditions=(ready, ACTIVE_UNKNOWN))
-    if previous is None or previous.get("message") != message or previous.get("status") != "False":
+    body, wrote = await _patch_status(ctx, body, conditions=(ready, ACTIVE_UNKNOWN))
+    # Once per failure: not again when the latest status (re-read after a 409) already says it.
+    if wrote and (previous is None or previous.get("message") != message or previous.get("status") != "False"):
         await _event(ctx, body, "Warning", "ScaledObjectCheckFailed", message)
     if ctx.metrics is not None:
         with contextlib.suppress(Exception):
@@ -748,6 +759,9 @@ def _differs(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 
 async def _apply_hpa(ctx: Context, spec: specs.ScaledObjectSpec, wanted: Mapping[str, Any]) -> None:
     """Create the HPA, or replace it when its spec, labels, annotations or owner differ."""
+    cached = ctx.watched.get(kube.HPA, spec.namespace, spec.hpa_name)
+    if cached is not None and not _differs(cached, wanted):
+        return  # the watch cache shows it as wanted: no GET (a restart reconciles thousands at once)
     for _ in range(5):
         existing = await ctx.api.get_hpa(spec.namespace, spec.hpa_name)
         if existing is None:

@@ -385,6 +385,23 @@ class ScaleLoop:
         self.spec = spec
         self.generation = (body.get("metadata") or {}).get("generation")
         self.uid = str((body.get("metadata") or {}).get("uid") or "")
+        self._replaced: collections.deque[str] = collections.deque(maxlen=16)  # resourceVersions our writes replaced
+        self._load(body)
+        self.triggers = Triggers(ctx)
+        self.ticks = 0
+        self._stopping = asyncio.Event()
+        self._in_tick = False
+        self._between_ticks = asyncio.Event()  # set while no tick runs (read_now waits on it)
+        self._between_ticks.set()
+        self.last: TickResult | None = None
+        self.heartbeat = ctx.monotonic()  # when the latest iteration of `run` began
+        self._nap: asyncio.Future[None] | None = None
+        self._woken = False
+
+    def _load(self, body: Mapping[str, Any]) -> None:
+        """The loop's memory from the ScaledObject's status: at creation, and again when this replica takes
+        the Lease (a standby's loop was made from an older body; the leader before it moved on)."""
+        ctx, spec = self.ctx, self.spec
         status = body.get("status") or {}
         self.state = decisions.ScaleState.from_status(status, creation_time=creation_time(body, ctx.clock()))
         if self.state.active and self.state.last_active_time is not None:
@@ -401,15 +418,27 @@ class ScaleLoop:
         # The lastActiveTime (seconds) last written to status; None: not written by this loop yet.
         self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
-        self._replaced: collections.deque[str] = collections.deque(maxlen=16)  # resourceVersions our writes replaced
-        self.triggers = Triggers(ctx)
-        self.ticks = 0
-        self._stopping = asyncio.Event()
-        self._in_tick = False
-        self._between_ticks = asyncio.Event()  # set while no tick runs (read_now waits on it)
-        self._between_ticks.set()
-        self.last: TickResult | None = None
-        self.heartbeat = ctx.monotonic()  # when the latest iteration of `run` began
+
+    def wake(self) -> None:
+        """Tick now (this replica just took the Lease): a standby's loop naps until woken or its next turn."""
+        nap = self._nap
+        if nap is not None and not nap.done():
+            self._woken = True
+            nap.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        """The wait between turns; while standing by, one `wake` can cut it short."""
+        if self.ctx.leading():
+            await self.ctx.sleep(seconds)
+            return
+        nap = self._nap = asyncio.ensure_future(self.ctx.sleep(seconds))
+        try:
+            await nap
+        except asyncio.CancelledError:
+            if not (self._woken and nap.cancelled()) or asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise
+        finally:
+            self._nap = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -441,14 +470,31 @@ class ScaleLoop:
             return started if n == 0 else anchor + n * interval
 
         count = 0
+        standing_by = False
         try:
             while not self._stopping.is_set():
+                if self._woken:
+                    # Woken as this replica took the Lease: tick now, then on a schedule from here.
+                    self._woken = False
+                    started = ctx.monotonic()
+                    anchor = started + self.phase()
+                    count = 0
                 scheduled = due(count)
                 self.heartbeat = ctx.monotonic()
                 drift = max(self.heartbeat - scheduled, 0.0)
-                if ctx.metrics is not None and count > 0:
+                leading = ctx.leading()
+                if ctx.metrics is not None and count > 0 and leading:
                     ctx.metrics.loop_drift(self.spec.namespace, self.spec.name, drift)
-                if ctx.leading():
+                if not leading:
+                    # A standby keeps its scalers built (and their shared connections), so that its first
+                    # tick after taking the Lease reads at once.
+                    standing_by = True
+                    with contextlib.suppress(Exception):
+                        await self.triggers.refresh(self.spec)
+                elif standing_by:
+                    standing_by = False
+                    self._load(self.latest_body())
+                if leading:
                     self._in_tick = True
                     self._between_ticks.clear()
                     try:
@@ -469,7 +515,7 @@ class ScaleLoop:
                     next_at = due(count)
                 if self._stopping.is_set():
                     break
-                await ctx.sleep(max(next_at - now, 0.0))
+                await self._sleep(max(next_at - now, 0.0))
         finally:
             await self.triggers.aclose()
 
@@ -1040,6 +1086,25 @@ class Loops:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(key) for key in list(self._running)))
+
+    def wake_all(self) -> int:
+        """Every standing-by loop ticks now (this replica took the Lease); how many were woken."""
+        woken = 0
+        for running in self._running.values():
+            if running.loop._nap is not None:
+                running.loop.wake()
+                woken += 1
+        return woken
+
+    async def quiesce(self, grace: float) -> None:
+        """Wait (up to `grace` seconds) until no loop is in a tick: after the Lease is lost, the ticks in
+        flight end (their writes are refused by the fence) and no new one starts."""
+        waits = [asyncio.ensure_future(r.loop._between_ticks.wait()) for r in self._running.values() if r.loop._in_tick]
+        if not waits:
+            return
+        _done, pending = await asyncio.wait(waits, timeout=grace)
+        for waiting in pending:
+            waiting.cancel()
 
     def abandon(self) -> None:
         """Cancel every loop at once, tick or not (a lost Lease whose orderly stop overran its margin)."""

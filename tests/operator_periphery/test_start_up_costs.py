@@ -101,6 +101,7 @@ def _body(labels: dict[str, str] | None = None, **changes: Any) -> dict[str, Any
                      id="status-write"),
         pytest.param(_body(), _body(meta={"resourceVersion": "2"}), False, id="resource-version-only"),
         pytest.param(_body(), _body(meta={"finalizers": []}), True, id="finalizer-taken-off"),
+        pytest.param(_body(meta={"finalizers": []}), _body(), False, id="finalizer-put-on"),
         pytest.param(_body(), _body(meta={"deletionTimestamp": "2026-12-03T10:00:00Z"}), True, id="deletion"),
         pytest.param(None, _body(), True, id="new"),
         pytest.param(_body(), None, True, id="gone"),
