@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import prometheus_client
 import prometheus_client.parser
 import pytest
 
-from scaler.operator import decision_log, http_server, operator_metrics
+from scaler.operator import decision_log, http_server, metric_series, operator_metrics
 
 SECRET = "hunter2-do-not-leak"
 
@@ -69,6 +70,23 @@ async def test_metrics_are_served_in_the_prometheus_text_format(served: Served) 
     assert samples[("keda_scaler_metrics_value", labels)] == 17
     assert samples[("ebb_scale_decisions_total", (("namespace", "default"), ("reason", "scale-up"),
                                                   ("scaledObject", "orders")))] == 1
+
+
+async def test_a_large_exposition_is_served_whole_in_its_slices(served: Served) -> None:
+    for i in range(1500):
+        served.metrics.trigger_observed("default", f"orders-{i}", 0, None, "redis", f"m-{i}", i, True, 0.002)
+        served.metrics.loop_drift("default", f"orders-{i}", 0.003)
+    expected = served.metrics.render()
+    assert len(list(served.metrics.exposition_slices())) > 1
+    async with served.http.get("/metrics") as response:
+        assert response.status == 200
+        assert response.content_length == len(expected)
+        assert await response.read() == expected
+    async with served.http.head("/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert response.content_length == len(expected)
+        assert await response.read() == b""
 
 
 async def test_metrics_follow_the_registry_between_scrapes(served: Served) -> None:
@@ -237,6 +255,33 @@ async def test_concurrent_scrapes_share_one_rendering(max_age: float) -> None:
     outputs = await asyncio.gather(*(exposition.get() for _ in range(5)))
     assert exposition.renderings == 1
     assert {_counted(output) for output in outputs} == {7.0}
+
+
+@pytest.mark.parametrize("max_age", [0.0, 5.0], ids=["no-cache", "cached"])
+async def test_a_sliced_rendering_yields_to_the_loop_and_is_shared(max_age: float) -> None:
+    metrics = operator_metrics.OperatorMetrics()
+    for i in range(2 * metric_series.LINES_PER_SLICE):
+        metrics.paused("default", f"orders-{i}", False)
+    exposition = http_server.CachedExposition(metrics, max_age=max_age)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    outputs = await asyncio.gather(*(exposition.get() for _ in range(3)))
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert exposition.renderings == 1
+    assert set(outputs) == {metrics.render()}
+    # The other task ran between the slices, not just before and after the rendering.
+    slices = len(list(metrics.exposition_slices()))
+    assert slices > 1
+    assert ticks >= slices
 
 
 @pytest.mark.parametrize("max_age", [-1.0, -0.001])
