@@ -142,6 +142,9 @@ class Reconciler:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.reconciles = 0
+        # When the queue last went from empty to busy, and the reconciles counted then (for the log line
+        # that says how long a start-up or a takeover took to reconcile everything).
+        self._burst: tuple[float, int] | None = None
 
     # -- the queue ------------------------------------------------------------------------------------
 
@@ -163,6 +166,8 @@ class Reconciler:
         self._queued.add(key)
         self._queue.append(key)
         self._ready.set()
+        if self._burst is None:
+            self._burst = (asyncio.get_running_loop().time(), self.reconciles)
 
     def add_after(self, key: tuple[str, str], delay: float) -> None:
         """Queue `key` after `delay` seconds (an earlier pending time wins)."""
@@ -236,6 +241,13 @@ class Reconciler:
                 self._processing.discard(key)
                 if not self._processing:
                     self._idle.set()
+                    if not self._queue and self._burst is not None:
+                        began, before = self._burst
+                        self._burst = None
+                        done = self.reconciles - before
+                        if done >= 100:
+                            logger.info("reconciled %d ScaledObjects in %.1f s",
+                                        done, asyncio.get_running_loop().time() - began)
             if key in self._again:
                 self._again.discard(key)
                 self.add(key)

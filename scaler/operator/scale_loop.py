@@ -248,6 +248,9 @@ class Triggers:
 
     async def read(self) -> list[Observed]:
         built = list(self._built.values())
+        if len(built) == 1:
+            # Most ScaledObjects have one trigger: no task and no gather per tick for it.
+            return [await self._read_one(built[0])]
         return list(await asyncio.gather(*(self._read_one(b) for b in built)))
 
     async def _read_one(self, built: _Built) -> Observed:
