@@ -168,13 +168,11 @@ class Operator:
         self.health.leading, self.health.standby = True, False
         reconciler = self._runtime.reconciler
         if warm and reconciler is not None and self.loops is not None:
-            # Every loop a standby prepared ticks now; every ScaledObject is reconciled again (what the
-            # standby could not write — a new object's finalizer, label, status — is written now).
+            # Every loop the standby prepared ticks now; what it could not write is reconciled now.
             woken = self.loops.wake_all()
-            for body in self.watched.items(kube.SCALED_OBJECT):
-                meta = body.get("metadata") or {}
-                reconciler.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
-            logger.info("operator: took the Lease with %d scale loops ready", woken)
+            deferred = reconciler.take_over()
+            logger.info("operator: took the Lease with %d scale loops ready, %d ScaledObjects to reconcile",
+                        woken, deferred)
         if self.settings.scaling_mode is specs.ScalingMode.HPA and self.api is not None:
             self._api_service_task = asyncio.create_task(self._check_api_service(self.api), name="api-service")
         self.health.synced = True

@@ -137,6 +137,7 @@ class Reconciler:
         self._again: set[tuple[str, str]] = set()
         self._delayed: dict[tuple[str, str], tuple[asyncio.TimerHandle, float]] = {}
         self._attempts: dict[tuple[str, str], int] = {}
+        self._deferred: set[tuple[str, str]] = set()
         self._ready = asyncio.Event()  # something is queued
         self._idle = asyncio.Event()  # no reconcile under way
         self._tasks: list[asyncio.Task[None]] = []
@@ -207,6 +208,15 @@ class Reconciler:
         if pending is not None:
             pending[0].cancel()
 
+    def take_over(self) -> int:
+        """This replica took the Lease: what its standby reconciles could not write (a new ScaledObject's
+        finalizer, label, status) is reconciled now; the rest was reconciled while standing by and is
+        kept current by the watch. How many were queued."""
+        deferred, self._deferred = self._deferred, set()
+        for key in deferred:
+            self.add(key)
+        return len(deferred)
+
     # -- the workers ----------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -233,7 +243,9 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except kube.NotLeading:
-                pass
+                # A standby (or a replica between terms) could not write what this one needs: tried
+                # again at its next change, or when this replica takes the Lease (`take_over`).
+                self._deferred.add(key)
             except Exception as error:  # the next change or the retry tries again
                 logger.warning("%s/%s: reconcile failed: %s", key[0], key[1], error)
                 self.add_after(key, self.runtime.retry_delay)
@@ -271,6 +283,7 @@ class Reconciler:
                 await ctx.loops.stop(key, retire=str(meta.get("uid") or "") or None)
             return
         result = await reconciling.reconcile(ctx, dict(body))
+        self._deferred.discard(key)
         if result.outcome is reconciling.Outcome.RETRY:
             self.add_after(key, self.runtime.retry_delay)
         elif result.outcome is reconciling.Outcome.INVALID:
@@ -301,7 +314,7 @@ class Reconciler:
             targets = {reconciling.hpa_target(b) for b in bodies}
             concerns = lambda so: reconciling.scaled_object_target(so) in targets  # noqa: E731
         elif kind == kube.SCALED_OBJECT:
-            if needs_reconcile(previous, current):
+            if needs_reconcile(previous, current) or (namespace, name) in self._deferred:
                 self.add((namespace, name))
             if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
                     and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):
@@ -351,6 +364,7 @@ class Reconciler:
         for handle, _ in self._delayed.values():
             handle.cancel()
         self._delayed.clear()
+        self._deferred.clear()
         self._queue.clear()
         self._queued.clear()
         self._again.clear()
