@@ -338,7 +338,10 @@ class Operator:
         elector_task: asyncio.Task[None] | None = None
         heap_task = None
         advertiser_task: asyncio.Task[None] | None = None
+        pauses = heap.PauseWatch()
+        pauses.install()
         if settings.keep_heap:
+            self.heap.take_over_full_collections()
             heap_task = asyncio.create_task(self._keep_heap(), name="heap")
         try:
             if settings.http_port is not None:
@@ -401,6 +404,7 @@ class Operator:
                     await heap_task
             await self._shutdown(runner, elector_task, lease_api)
             self._release_signals()
+            pauses.remove()
 
     def _on_change(self, kind: str, previous: Any, current: Any) -> None:
         runtime = self._runtime

@@ -469,18 +469,19 @@ class ApiKube:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body)
+            data = json.dumps(body).encode()  # bytes: aiohttp sends them as they are
         what = f"{method} {path}"
         self.requests += 1
         try:
             async with self._session_now().request(
                 method, self.connection.server + path, data=data, headers=headers, params=params
             ) as reply:
-                text = await reply.text()
+                raw = await reply.read()
                 try:
-                    decoded = json.loads(text) if text else None
+                    decoded = json.loads(raw) if raw else None
                 except ValueError:
                     decoded = None
+                text = raw.decode("utf-8", "replace") if reply.status >= 400 else ""
                 if reply.status >= 400:
                     reason, message = _status_message(decoded, text)
                     raise ApiError(

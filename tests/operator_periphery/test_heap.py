@@ -89,3 +89,30 @@ def test_young_objects_are_still_collected_between_settles() -> None:
     assert cycles_alive() == 0
     keeper.release()
 
+
+
+def test_full_collections_are_left_to_the_settling_and_handed_back_on_release() -> None:
+    before = gc.get_threshold()
+    keeper = heap.HeapKeeper()
+    keeper.take_over_full_collections()
+    try:
+        young, middle, full = gc.get_threshold()
+        assert (young, middle) == before[:2], "the young generations keep their thresholds"
+        assert full == heap.FULL_COLLECTIONS_BY_HAND, f"an automatic full collection is still possible: {full}"
+        keeper.take_over_full_collections()  # idempotent: what is handed back is still the original
+    finally:
+        keeper.release()
+    assert gc.get_threshold() == before
+
+
+def test_a_slow_collection_is_logged_with_its_generation(caplog: pytest.LogCaptureFixture) -> None:
+    watch = heap.PauseWatch(threshold=0.0)
+    watch.install()
+    try:
+        with caplog.at_level("INFO", logger="ebb.heap"):
+            gc.collect(1)
+    finally:
+        watch.remove()
+    assert watch.slow >= 1 and watch.longest >= 0.0
+    assert any("generation-1 collection paused the process" in r.getMessage() for r in caplog.records), caplog.text
+    assert watch not in gc.callbacks
