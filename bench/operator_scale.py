@@ -16,8 +16,8 @@ Once every loop has ticked twice (`keda_internal_scale_loop_latency_seconds` has
 ScaledObject), the operator warms up for `--warmup` seconds, then is measured for `--seconds`:
 - scale-loop drift, every tick of every loop: the operator's `ebb_scale_loop_drift_seconds` histogram
   (how late each tick started against its schedule), read at the window's start and end only —
-  rendering `/metrics` for 1,000 objects costs the operator ~0.2 s of CPU (~0.6 s when all 1,000 are
-  busy), so scraping is its own setting. Percentiles are interpolated within buckets,
+  rendering `/metrics` costs the operator ~33 ms of CPU at 10,000 objects, in slices between the loops'
+  steps (bench/metrics_exposition.py), and scraping is its own setting. Percentiles are interpolated within buckets,
   as Prometheus' histogram_quantile does. `--scrape-interval N` also samples KEDA's per-object gauge
   `keda_internal_scale_loop_latency_seconds` every N s (and shows what scraping costs);
   ticks that a loop skipped because the previous one overran do not show up as drift (the loop keeps
@@ -37,7 +37,7 @@ the standby took the Lease and when every loop ticked on it. The load average is
 the figures depend on what else the machine runs.
 
 Targets: drift p95 < 50 ms, p99 < 100 ms (KEDA's acceptance thresholds for 1,000 ScaledObjects are
-75 ms and 150 ms), operator RSS < 300 MB. Run:
+75 ms and 150 ms), operator RSS < 300 MB at 1,000 objects and < 1 GB at 10,000 (issue 15). Run:
 
     .venv/bin/python bench/operator_scale.py [--objects 1000] [--seconds 60] [--warmup 10] [--active 0.1]
         [--polling-interval 1] [--scrape-interval 15] [--failover]
@@ -583,7 +583,9 @@ def report(args: argparse.Namespace, drifts: list[float], histogram: dict[float,
     rss_max = max(rss_kib) / 1024
     print(f"operator RSS: max {rss_max:.0f} MiB in the window (end {rss_kib[-1] / 1024:.0f} MiB, "
           f"lifetime peak VmHWM {peak_kib / 1024:.0f} MiB)")
-    print(f"  target RSS < 300 MB: {'met' if peak_kib * 1024 < 300e6 else 'MISSED'} (lifetime peak "
+    # Issue 15's targets: < 300 MB at 1,000 ScaledObjects, < 1 GB at 10,000.
+    limit_mb = 300 if args.objects <= 1000 else 1000
+    print(f"  target RSS < {limit_mb} MB: {'met' if peak_kib * 1024 < limit_mb * 1e6 else 'MISSED'} (lifetime peak "
           f"{peak_kib * 1024 / 1e6:.0f} MB)")
     print(f"ScaledObjects whose target was scaled above 0: {scaled} of {active} with work "
           f"({replicas} replicas in all)")

@@ -400,6 +400,7 @@ class ScaleLoop:
         self.heartbeat = ctx.monotonic()  # when the latest iteration of `run` began
         self._nap: asyncio.Future[None] | None = None
         self._woken = False
+        self._after_wake: Callable[[], None] | None = None
 
     def _load(self, body: Mapping[str, Any]) -> None:
         """The loop's memory from the ScaledObject's status: at creation, and again when this replica takes
@@ -422,11 +423,13 @@ class ScaleLoop:
         self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
 
-    def wake(self) -> None:
-        """Tick now (this replica just took the Lease): a standby's loop naps until woken or its next turn."""
+    def wake(self, ticked: Callable[[], None] | None = None) -> None:
+        """Tick now (this replica just took the Lease): a standby's loop naps until woken or its next turn.
+        `ticked` is called once that tick is done."""
         nap = self._nap
         if nap is not None and not nap.done():
             self._woken = True
+            self._after_wake = ticked
             nap.cancel()
 
     async def _sleep(self, seconds: float) -> None:
@@ -509,6 +512,9 @@ class ScaleLoop:
                     finally:
                         self._in_tick = False
                         self._between_ticks.set()
+                        if self._after_wake is not None:
+                            after, self._after_wake = self._after_wake, None
+                            after()
                 count += 1
                 # Skip the ticks a slow tick overran, keeping the schedule's phase.
                 now = ctx.monotonic()
@@ -1091,13 +1097,22 @@ class Loops:
         await asyncio.gather(*(self.stop(key) for key in list(self._running)))
 
     def wake_all(self) -> int:
-        """Every standing-by loop ticks now (this replica took the Lease); how many were woken."""
-        woken = 0
-        for running in self._running.values():
-            if running.loop._nap is not None:
-                running.loop.wake()
-                woken += 1
-        return woken
+        """Every standing-by loop ticks now (this replica took the Lease); how many were woken. Once each
+        of them has ticked, a log line says how long that took."""
+        napping = [running.loop for running in self._running.values() if running.loop._nap is not None]
+        began = self.ctx.monotonic()
+        left = len(napping)
+
+        def ticked() -> None:
+            nonlocal left
+            left -= 1
+            if left == 0:
+                logger.info("every one of %d woken scale loops ticked %.2f s after the Lease was taken",
+                            len(napping), self.ctx.monotonic() - began)
+
+        for loop in napping:
+            loop.wake(ticked)
+        return len(napping)
 
     async def quiesce(self, grace: float) -> None:
         """Wait (up to `grace` seconds) until no loop is in a tick: after the Lease is lost, the ticks in
