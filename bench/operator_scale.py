@@ -399,9 +399,17 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path, procs: Proces
             standby_proc = procs.start("standby", [*ebb_operator, "--http-address", f"127.0.0.1:{standby_port}"],
                                        workdir / "standby.log", env=env)
             standby = (standby_proc, standby_port)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         startup = await bring_up(http, args, began, check_alive, operator_log, "the operator")
         print(f"start-up: first scale loop ticking {startup.first:.1f} s, all {args.objects} ticking "
               f"{startup.last:.1f} s after the operator started (load average {load_average()})", flush=True)
+        # Where the machine's two cores went meanwhile (the sandbox stands in for the API server).
+        during = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        if standby is not None:
+            during["standby"] = cpu_seconds(standby[0].pid)
+        print("  CPU during the start-up: " + ", ".join(
+            f"{name} {seconds:.0f} s ({100 * seconds / startup.last:.0f} % of a core)" for name, seconds in during.items()
+        ), flush=True)
         # A loop reports drift from its second tick: the window opens once every loop has one.
         await wait_for_drift(http, args, began, check_alive)
         print(f"every loop has ticked twice {time.monotonic() - began:.1f} s after the operator started; "

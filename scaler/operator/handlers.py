@@ -115,6 +115,19 @@ def needs_reconcile(previous: Mapping[str, Any] | None, current: Mapping[str, An
     return lost_finalizer or _reconciled_view(previous) != _reconciled_view(current)
 
 
+def _ready_changed(previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> bool:
+    """Whether the Ready condition changed: the leader finished a reconcile of this ScaledObject, so what a
+    standby could not write is now written (its other writes — label, finalizer, the loop's — are not
+    worth another try)."""
+    def ready(body: Mapping[str, Any] | None) -> Any:
+        for item in ((body or {}).get("status") or {}).get("conditions") or []:
+            if isinstance(item, Mapping) and item.get("type") == "Ready":
+                return item.get("status"), item.get("message")
+        return None
+
+    return bool(ready(previous) != ready(current))
+
+
 class Reconciler:
     """The ScaledObjects' work queue and its workers (see the module docstring). `start()` once the term's
     reflectors exist; `stop()` when it ends. `reconciles` counts reconciles and finalizes run."""
@@ -314,7 +327,9 @@ class Reconciler:
             targets = {reconciling.hpa_target(b) for b in bodies}
             concerns = lambda so: reconciling.scaled_object_target(so) in targets  # noqa: E731
         elif kind == kube.SCALED_OBJECT:
-            if needs_reconcile(previous, current) or (namespace, name) in self._deferred:
+            if needs_reconcile(previous, current) or (
+                (namespace, name) in self._deferred and _ready_changed(previous, current)
+            ):
                 self.add((namespace, name))
             if current is not None and previous is not None and previous.get("spec") == current.get("spec") \
                     and (previous.get("metadata") or {}).get("deletionTimestamp") == meta.get("deletionTimestamp"):

@@ -147,3 +147,24 @@ def test_requeue_finds_failed_scaled_objects_by_index(bodies: list[dict[str, Any
     assert (found_apps, found_all) == (in_apps, in_all), (
         f"failed ScaledObjects (Ready=False, not deleting) in apps and among all: expected {in_apps}, {in_all}; "
         f"got {found_apps}, {found_all}")
+
+
+def _ready(status: str | None, message: str = "") -> dict[str, Any]:
+    conditions = [] if status is None else [{"type": "Ready", "status": status, "message": message}]
+    return {"metadata": {"name": "orders"}, "status": {"conditions": conditions}}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "retried"),
+    [
+        pytest.param(_ready(None), _ready("True"), True, id="the-leader-made-it-ready"),
+        pytest.param(_ready("True"), _ready("False", "invalid"), True, id="the-leader-found-it-invalid"),
+        pytest.param(_ready("False", "a"), _ready("False", "b"), True, id="another-failure"),
+        pytest.param(_ready("True"), _ready("True"), False, id="a-tick-status-write"),
+        pytest.param(_ready(None), _ready(None), False, id="label-or-finalizer-only"),
+    ],
+)
+def test_a_standby_tries_again_what_it_could_not_write_once_the_leader_reconciled_it(
+    before: dict[str, Any], after: dict[str, Any], retried: bool
+) -> None:
+    assert handlers._ready_changed(before, after) is retried
