@@ -279,12 +279,14 @@ def object_body(doc: Mapping[str, Any], query: str) -> str:
     """The object page's live part: its title, the time-range links and `object_fragment`."""
     ns, name = doc["namespace"], doc["name"]
     base = f"/scaledobjects/{urllib.parse.quote(ns)}/{urllib.parse.quote(name)}"
-    ranges = " · ".join(f'<a href="{base}?last={seconds}">{label}</a>' for label, seconds in _RANGES)
+    # Ids: the live swap puts the keyboard focus back on the element of the same id (a link without one
+    # lost it when the page refreshed under it).
+    ranges = " · ".join(f'<a id="range-{seconds}" href="{base}?last={seconds}">{label}</a>' for label, seconds in _RANGES)
     frm, to = doc["range"]["from"], doc["range"]["to"]
     pinned = f'{base}?from={math.floor(frm)}&amp;to={math.ceil(to)}'
-    nav = (f'<nav aria-label="Time range" class="meta"><a href="/">← all ScaledObjects</a> · time range: '
-           f'<a href="{base}">everything kept</a> · {ranges} · <a href="{pinned}" id="permalink">link to this '
-           f'range</a> · <a href="/api/v1/dashboard/scaledobjects/{_esc(ns)}/{_esc(name)}'
+    nav = (f'<nav aria-label="Time range" class="meta"><a id="to-fleet" href="/">← all ScaledObjects</a> · '
+           f'time range: <a id="range-all" href="{base}">everything kept</a> · {ranges} · <a href="{pinned}" id="permalink">link to this '
+           f'range</a> · <a id="json" href="/api/v1/dashboard/scaledobjects/{_esc(ns)}/{_esc(name)}'
            f'{"?" + _esc(query) if query else ""}">JSON</a></nav>')
     return f"<h1>{_esc(ns)}/{_esc(name)}</h1>{nav}<div id=\"object\">{object_fragment(doc)}</div>"
 
