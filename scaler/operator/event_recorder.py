@@ -3,9 +3,9 @@
 `EventRecorder.record(...)` queues an Event and returns at once; a few workers post them through the
 `kube.Kube` port (the write fence applies: a replica that lost the Lease posts nothing). The queue is
 sharded by object, so one ScaledObject's Events keep their order (`KEDAScalersStarted` before
-`ScaledObjectReady`). It is bounded: when a start-up of thousands of ScaledObjects fills it, further
-Events are dropped and counted (client-go drops too, rather than slowing the controller down), and a
-warning says how many.
+`ScaledObjectReady`). It is bounded as client-go's is (1,000 Events): when a start-up of thousands of
+ScaledObjects fills it, further Events are dropped and counted rather than slowing the controller down,
+and a warning says how many. The conditions in each ScaledObject's status carry the same facts.
 
 What must not be here: deciding which Events to post (`reconciling`, `scale_loop`).
 """
@@ -22,7 +22,10 @@ from scaler.operator import kube
 logger = logging.getLogger("ebb.events")
 
 SHARDS = 4
-CAPACITY = 50_000
+# client-go's recorder queues at most 1,000 Events (`maxQueuedEvents`) and drops the rest: a start-up of
+# 10,000 ScaledObjects asks for 20,000 (KEDAScalersStarted, ScaledObjectReady), which posted one by one
+# took a third of the API server's CPU (the sandbox's) while the loops were coming up.
+CAPACITY = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
