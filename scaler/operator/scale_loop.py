@@ -423,14 +423,16 @@ class ScaleLoop:
         self._last_active_saved: float | None = None
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
 
-    def wake(self, ticked: Callable[[], None] | None = None) -> None:
+    def wake(self, ticked: Callable[[], None] | None = None) -> bool:
         """Tick now (this replica just took the Lease): a standby's loop naps until woken or its next turn.
-        `ticked` is called once that tick is done."""
+        `ticked` is called once that tick is done. False when it was not napping (it ticks on its own)."""
         nap = self._nap
-        if nap is not None and not nap.done():
-            self._woken = True
-            self._after_wake = ticked
-            nap.cancel()
+        if nap is None or nap.done():
+            return False
+        self._woken = True
+        self._after_wake = ticked
+        nap.cancel()
+        return True
 
     async def _sleep(self, seconds: float) -> None:
         """The wait between turns; while standing by, one `wake` can cut it short."""
@@ -1099,20 +1101,22 @@ class Loops:
     def wake_all(self) -> int:
         """Every standing-by loop ticks now (this replica took the Lease); how many were woken. Once each
         of them has ticked, a log line says how long that took."""
-        napping = [running.loop for running in self._running.values() if running.loop._nap is not None]
         began = self.ctx.monotonic()
-        left = len(napping)
+        woken = 0
+        left = 0
 
         def ticked() -> None:
             nonlocal left
             left -= 1
             if left == 0:
                 logger.info("every one of %d woken scale loops ticked %.2f s after the Lease was taken",
-                            len(napping), self.ctx.monotonic() - began)
+                            woken, self.ctx.monotonic() - began)
 
-        for loop in napping:
-            loop.wake(ticked)
-        return len(napping)
+        for running in list(self._running.values()):
+            if running.loop.wake(ticked):
+                woken += 1
+                left += 1
+        return woken
 
     async def quiesce(self, grace: float) -> None:
         """Wait (up to `grace` seconds) until no loop is in a tick: after the Lease is lost, the ticks in
