@@ -32,11 +32,16 @@ async def test_a_woken_standby_loop_ticks_at_once_not_at_its_next_turn(caplog: p
         assert loop.ticks == 0 and port.reads == 0, "a standby's loop ticked"
         leading[0] = True
         with caplog.at_level(logging.INFO, logger="ebb.scale_loop"):
-            assert loops.wake_all() == 1
-            async with asyncio.timeout(2.0):
-                while loop.ticks == 0:
-                    await asyncio.sleep(0.01)
-            await asyncio.sleep(0)
+            all_ticked = asyncio.Event()
+            handler = logging.Handler()
+            handler.emit = lambda record: all_ticked.set()  # type: ignore[method-assign]
+            logging.getLogger("ebb.scale_loop").addHandler(handler)
+            try:
+                assert loops.wake_all() == 1
+                await asyncio.wait_for(all_ticked.wait(), 2.0)  # not 300 s
+            finally:
+                logging.getLogger("ebb.scale_loop").removeHandler(handler)
+        assert loop.ticks == 1
         assert port.reads >= 1
         assert "every one of 1 woken scale loops ticked" in caplog.text, caplog.text
         assert loops.wake_all() == 0, "a leading loop is not napping: nothing to wake"
