@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -43,12 +42,8 @@ import redis
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("operator_scale", ROOT / "bench" / "operator_scale.py")
-assert _spec is not None and _spec.loader is not None
-base: Any = importlib.util.module_from_spec(_spec)
-sys.modules["operator_scale"] = base  # its dataclasses look their module up
-_spec.loader.exec_module(base)
 
+from bench import operator_scale as base  # noqa: E402  (after the path is set)
 from tests.hostile import documents  # noqa: E402  (after the path is set)
 
 HEADERS = {"Authorization": "Bearer sandbox"}

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import importlib.util
 import os
 import pathlib
 import statistics
@@ -40,12 +39,8 @@ import prometheus_client
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("operator_scale", ROOT / "bench" / "operator_scale.py")
-assert _spec is not None and _spec.loader is not None
-base: Any = importlib.util.module_from_spec(_spec)
-sys.modules["operator_scale"] = base  # its dataclasses look their module up
-_spec.loader.exec_module(base)
 
+from bench import operator_scale as base  # noqa: E402  (after the path is set)
 from scaler.operator import http_server, operator_metrics  # noqa: E402  (after the path is set)
 from tests.operator_periphery.reference_metrics import ReferenceMetrics  # noqa: E402
 
