@@ -1,7 +1,7 @@
 """Ebb's autoscaler: one package per layer, imports pointing down toward the pure core.
 
 * `scaler.cli` — the `ebb` command line and the demo: what a person types and reads.
-* `scaler.operator` — the operator process: the Kubernetes client, reconcile, scale loops, kopf wiring,
+* `scaler.operator` — the operator process: the Kubernetes client, reconcile, scale loops, the work queue,
   leader election, the HTTP server.
 * `scaler.triggers` — a ScaledObject's triggers checked and read through the scaler registry.
 * `scaler.reports` — pictures for people (HTML/SVG) drawn from plain values.

@@ -227,8 +227,9 @@ async def run(
 ) -> Result:
     """The whole demo; returns when the cycle is complete, the duration is over or `stop` is set.
 
-    `on_started` is called once the operator runs: kopf installs its own SIGINT/SIGTERM handlers when it
-    starts, and a caller that wants the signals (to stop through `stop`, at once) takes them back there."""
+    `on_started` is called once the operator runs: the operator installs its own SIGINT/SIGTERM handlers
+    (they stop the operator alone), and a caller that wants the signals (to stop the whole demo through
+    `stop`) takes them back there."""
     schedule = demo_timeline.Schedule.for_duration(options.duration, peak=options.peak)
     stop = stop or asyncio.Event()
     began = time.monotonic()
@@ -240,7 +241,7 @@ async def run(
         if hpa_mode
         else testing.Sandbox(ready_delay=options.ready_delay)
     )
-    # The sandbox runs in its own thread: kopf, when it stops, cancels the tasks spawned on its loop.
+    # The sandbox runs in its own thread, with its own event loop: the operator's stop leaves it alone.
     await asyncio.to_thread(sandbox.start_in_thread)
     workload = Workload(schedule)
     running: assembly.Operator | None = None

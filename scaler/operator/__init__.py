@@ -1,8 +1,8 @@
 """The operator process: Ebb running against a cluster.
 
 What belongs here: the only module that talks to the Kubernetes API (`kube`), KEDA's reconcile
-(`reconciling`), one scale loop per ScaledObject on the pure decision core (`scale_loop`), the kopf wiring
-(`handlers`, thin), the Lease and leader election (`leases`, `leader_election`), the HTTP server and what
+(`reconciling`), one scale loop per ScaledObject on the pure decision core (`scale_loop`), the work queue
+that says which change reconciles what (`handlers`), Events posted in the background (`event_recorder`), the Lease and leader election (`leases`, `leader_election`), the HTTP server and what
 it serves (`http_server`, `operator_metrics`, `decision_log`), the process's heap care (`heap`) and the
 assembly of all of it (`assembly`).
 

@@ -37,7 +37,7 @@ def _none() -> list[str]:
 class HealthState:
     """What `/readyz` answers from; the operator updates it as it goes.
 
-    Leader (or no leader election): ready once kopf runs, every watched resource has been listed once this
+    Leader (or no leader election): ready once its reconciler runs, every watched resource has been listed once this
     term (`listed`), and no scale loop is stalled (`stalled`: loops whose tick is overdue). Standby: ready
     while its election runs — it serves `/metrics` and can take over at any moment, and a rolling update
     of the operator's Deployment must not wait for a replica that by design does not act.

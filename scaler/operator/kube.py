@@ -74,7 +74,7 @@ class Connection:
     authorization: Callable[[], str | None] = dataclasses.field(default=lambda: None, repr=False)
 
     def token(self) -> str | None:
-        """The bearer token alone (for kopf's login), or None."""
+        """The bearer token alone (for a client that takes a token, not a header), or None."""
         header = self.authorization()
         if header and header.lower().startswith("bearer "):
             return header[7:]
@@ -1058,7 +1058,7 @@ class Reflector:
             page = await self.api.request("GET", path, params=params)
             meta = page.get("metadata") or {}
             for item in page.get("items") or []:
-                # Items of a list carry no kind; the watch's objects do (kopf's and client-go's consumers expect it).
+                # Items of a list carry no kind; the watch's objects do (client-go's consumers expect it).
                 items.append({"apiVersion": self._api_version(), "kind": self.resource.kind, **item})
             token = meta.get("continue") or None
             if not token:

@@ -16,8 +16,8 @@ generation changed — and finally sets `Ready=True`.
 `finalize(ctx, body)` runs on deletion: stops the loop, restores `originalReplicaCount` when
 `advanced.restoreToOriginalReplicaCount` asks for it, deletes the HPA.
 
-The result says whether to retry (a missing target or a referenced object not seen yet) — the kopf
-wiring turns that into a retry after a delay.
+The result says whether to retry (a missing target or a referenced object not seen yet) — the work
+queue (`handlers.Reconciler`) turns that into a retry after a delay.
 """
 
 from __future__ import annotations
@@ -230,8 +230,8 @@ def _problem_text(found: Sequence[problems.Problem]) -> str:
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Result:
-    """One reconcile of a ScaledObject (see the module docstring); one at a time per ScaledObject (kopf's
-    handler and a requeue may ask at once)."""
+    """One reconcile of a ScaledObject (see the module docstring); one at a time per ScaledObject (a queued
+    reconcile and a finalize may ask at once)."""
     meta = _meta(body)
     key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
     async with ctx.lock(key):

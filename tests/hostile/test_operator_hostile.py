@@ -30,8 +30,8 @@ from tests.servers import redis_server as redis_fixtures
 NS = "default"
 SO = cluster.SO_BASE.format(ns=NS)
 DEPLOYMENTS = cluster.DEPLOYMENT_BASE.format(ns=NS)
-# kopf stores each object's last handled spec in its status (`status.ebb.kopf`): for a 1.3 MB object
-# aiohttp warns about the big PATCH body. Warnings are errors in this suite, not in the operator.
+# A 1.3 MB object sent in one request body makes aiohttp warn (the test's own creates; kopf, before
+# issue 15, also wrote each object's last handled spec back into its status). Warnings are errors in this suite, not in the operator.
 pytestmark = pytest.mark.filterwarnings("ignore:Sending a large body directly:ResourceWarning")
 _FIELD = re.compile(r"\b(spec|metadata)[.\[]")
 _RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -66,7 +66,7 @@ def _loud(caplog: pytest.LogCaptureFixture) -> list[str]:
     `aiohttp.server`; the operator's own server logs as `ebb.http`)."""
     return [f"{r.name}: {r.getMessage()[:300]}" for r in caplog.records
             if r.name != "aiohttp.server"
-            # kopf's line for the designed retry of a missing referenced object (a target that may appear)
+            # kopf's line (before issue 15) for the designed retry of a missing referenced object (a target that may appear)
             and "failed temporarily: ScaledObject doesn't have correct scaleTargetRef" not in r.getMessage()
             and (r.levelno >= logging.ERROR or (r.exc_info and r.name.startswith(("ebb", "kopf", "aiohttp"))))]
 

@@ -1,4 +1,4 @@
-"""What `/readyz` means for each role: a leader is ready once kopf runs, every watched resource has been
+"""What `/readyz` means for each role: a leader is ready once its reconciler runs, every watched resource has been
 listed in this term and no scale loop is stalled; a standby is ready while its election runs; nobody is
 ready while shutting down. A loop counts as stalled when its tick is overdue by more than two polling
 intervals plus `scale_loop.STALL_SECONDS` (measured on the loops' own monotonic clock)."""
@@ -23,7 +23,7 @@ def _state(**fields: Any) -> http_server.HealthState:
     ("state", "expected"),
     [
         pytest.param(_state(), (False, "starting: neither leading nor a standby yet"), id="starting"),
-        pytest.param(_state(leading=True), (False, "leading, waiting for the initial sync"), id="kopf-not-ready"),
+        pytest.param(_state(leading=True), (False, "leading, waiting for the initial sync"), id="reconciler-not-running"),
         pytest.param(_state(leading=True, synced=True, listed=lambda: False),
                      (False, "leading, waiting for every watched resource to be listed"), id="not-listed"),
         pytest.param(_state(leading=True, synced=True, stalled=lambda: ["default/orders"]),

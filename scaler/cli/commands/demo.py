@@ -62,8 +62,7 @@ async def _main(options: demo.Options) -> int:
     loop = asyncio.get_running_loop()
 
     def take_signals() -> None:
-        # Again once the operator runs: kopf replaces these with its own, and stopping through kopf's
-        # signal path takes it about 4 s, through `stop` a few milliseconds.
+        # Again once the operator runs: it installs its own, which stop the operator but not the demo.
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
 
