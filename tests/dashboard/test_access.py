@@ -67,6 +67,9 @@ async def test_keyboard_navigation_and_accessible_names(
     # The focus stays on the row's link while the live part is swapped under it.
     await page.focus("#so-default\\.orders")
     before = await page.locator("tbody").inner_html()
+    # A change the live part must show (22 items at listLength 5: more replicas), not one left to chance:
+    # the object may already be settled by now.
+    await redis.rpush(list_name, *[f"more-{i}" for i in range(20)])
     await page.wait_for_function("b => document.querySelector('tbody').innerHTML !== b", arg=before, timeout=15_000)
     assert await page.evaluate(FOCUSED) == "so-default.orders"
 
