@@ -7,12 +7,13 @@ scale loop finishes the tick it is in (no half-done writes) and stops, the Lease
 scalers' shared connections and the API session are closed.
 
 With leader election (`--leader-election`), every replica keeps `/healthz`, `/readyz` and `/metrics`
-up, and only the holder of the `coordination.k8s.io/v1` Lease runs the reflectors (`kube.Informers`),
-the reconciler (`handlers.Reconciler`) and the scale loops: they start when the Lease is won (the cache
-is listed afresh and every ScaledObject queued) and stop when it is lost — within
-`lease_duration - renew_deadline`, anything left cancelled — after which the cache is emptied. Every
-write goes through `kube.Fenced`, which refuses it once this replica no longer holds the Lease. See
-README "Control loop invariants".
+up and runs the reflectors (`kube.Informers`), the reconciler (`handlers.Reconciler`) and the scale loops
+from its start, but only the holder of the `coordination.k8s.io/v1` Lease ticks and writes (a standby is
+warm: its loops idle, its writes fenced);
+taking the Lease wakes every prepared loop and reconciles what the standby could not write; losing it
+stops the ticks within `lease_duration - renew_deadline` (anything left cancelled, and the next term
+starts cold). Every write goes through `kube.Fenced`, which refuses it once this replica no longer holds
+the Lease. See README "Control loop invariants".
 """
 
 from __future__ import annotations
@@ -247,9 +248,7 @@ class Operator:
         began = self._monotonic()
         self._stop_api_service_check()
         self.health.leading = False
-        if self.loops is not None:
-            await self.loops.quiesce(margin)
-        if self.loops is not None and any(loop._in_tick for _, loop in self.loops.items()):
+        if self.loops is not None and not await self.loops.quiesce(margin):
             logger.warning("operator: stopping after the lost Lease took longer than %.1f s; cancelled", margin)
             self._abandon()
             return

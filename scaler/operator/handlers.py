@@ -162,9 +162,6 @@ class Reconciler:
 
     # -- the queue ------------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        return len(self._queued)
-
     def add(self, key: tuple[str, str]) -> None:
         """Queue `key` now (once; again after its reconcile if one is under way)."""
         if self._stopping:
@@ -201,9 +198,6 @@ class Reconciler:
 
     def _due(self, key: tuple[str, str]) -> None:
         self._delayed.pop(key, None)
-        self.add(key)
-
-    def soon(self, key: tuple[str, str]) -> None:
         self.add(key)
 
     def backoff(self, key: tuple[str, str]) -> float:
@@ -356,7 +350,7 @@ class Reconciler:
             if kind == kube.SCALED_OBJECT and key == (namespace, name):
                 continue
             if concerns(so):
-                self.soon(key)
+                self.add(key)
 
     def _hpa_changed(self, namespace: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
         # An HPA a ScaledObject owns that someone edited or deleted is put back, as KEDA does (it watches
@@ -367,7 +361,7 @@ class Reconciler:
         if owner is not None and previous is not None and (current is None or reconciling.hpa_drifted(previous, current)):
             so = self.runtime.context.watched.get(kube.SCALED_OBJECT, namespace, owner)
             if so is not None and not (so.get("metadata") or {}).get("deletionTimestamp"):
-                self.soon((namespace, owner))
+                self.add((namespace, owner))
 
     def abandon(self) -> list[asyncio.Task[None]]:
         """Stop taking keys, cancel the workers (a reconcile under way is cancelled) and forget the queue;

@@ -1118,15 +1118,17 @@ class Loops:
                 left += 1
         return woken
 
-    async def quiesce(self, grace: float) -> None:
+    async def quiesce(self, grace: float) -> bool:
         """Wait (up to `grace` seconds) until no loop is in a tick: after the Lease is lost, the ticks in
-        flight end (their writes are refused by the fence) and no new one starts."""
+        flight end (their writes are refused by the fence) and no new one starts. False when some tick was
+        still running after `grace`."""
         waits = [asyncio.ensure_future(r.loop._between_ticks.wait()) for r in self._running.values() if r.loop._in_tick]
         if not waits:
-            return
+            return True
         _done, pending = await asyncio.wait(waits, timeout=grace)
         for waiting in pending:
             waiting.cancel()
+        return not pending
 
     def abandon(self) -> None:
         """Cancel every loop at once, tick or not (a lost Lease whose orderly stop overran its margin)."""
