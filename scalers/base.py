@@ -116,7 +116,13 @@ class Reading:
 
 
 class Scaler(Protocol):
-    """A built scaler for one trigger. `read` is its only I/O; `aclose` releases its shared connections."""
+    """A built scaler for one trigger. `read` is its only I/O; `aclose` releases its shared connections.
+
+    A scaler may also offer `async def warm(self) -> None` (see `warm`): take what its first read would
+    (a hold on its shared connection), without reading. A standby replica warms its scalers so that its
+    first ticks after taking the Lease cost what every later tick costs. A scaler whose `read` gives up
+    by its trigger's timeout by itself says so with a true `reads_bounded` attribute; the scale loop
+    then sets no timer of its own around the read."""
 
     @property
     def metric(self) -> MetricSpec: ...
@@ -184,3 +190,12 @@ def reading(raw: float, activation: float) -> Reading:
 
 # Handy alias for scaler modules whose source call is injected (tests replace it with a plain function).
 SourceFn = Callable[..., Awaitable[Any]]
+
+
+async def warm(scaler: Scaler) -> bool:
+    """Warm `scaler` if it offers to (see `Scaler`); whether it did. Its errors are its own to raise."""
+    warm_up = getattr(scaler, "warm", None)
+    if warm_up is None:
+        return False
+    await warm_up()
+    return True

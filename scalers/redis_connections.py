@@ -353,9 +353,10 @@ class Batcher:
     future; the first request of a turn schedules a flush with `call_soon`, which runs after every task
     already ready in this turn has queued its own. A flush merges the keyed requests into one script call
     per script (per hash slot on a cluster), sends everything as one non-transactional pipeline, and
-    resolves each future with its own reply or error, so one bad key does not fail its neighbours. The
-    flush is bounded by the latest deadline among its requests; flushes may overlap, each on a pooled
-    connection.
+    resolves each future with its own reply or error, so one bad key does not fail its neighbours. Each
+    request keeps its own deadline: the flush is bounded by the latest one, and a request whose deadline
+    comes earlier gets a `TimeoutError` then (one timer per flush, re-armed for the next deadline; none
+    when all are the same). Flushes may overlap, each on a pooled connection.
     """
 
     def __init__(self, client: Any, slot_of: Callable[[str], int] | None = None) -> None:
@@ -414,8 +415,10 @@ class Batcher:
     async def _send(self, batch: list[_Request]) -> None:
         self.flushes += 1
         units = self._units(batch)
+        latest = max(r.deadline for r in batch)
+        sweep = _Sweep(batch, latest)
         try:
-            async with asyncio.timeout_at(max(r.deadline for r in batch)):
+            async with asyncio.timeout_at(latest):
                 replies = await self._execute([unit.command for unit in units])
         except BaseException as error:
             for request in batch:
@@ -424,6 +427,8 @@ class Batcher:
             if isinstance(error, asyncio.CancelledError):
                 raise
             return
+        finally:
+            sweep.cancel()
         for unit, reply in zip(units, replies, strict=True):
             if not unit.merged:
                 _settle(unit.requests[0].future, reply)
@@ -467,6 +472,39 @@ class Batcher:
             if not request.future.done():
                 request.future.set_exception(base.SourceError("the redis connection was closed"))
         self._pending = []
+
+
+class _Sweep:
+    """Times out each request of a flush at its own deadline when it comes before the flush's last one."""
+
+    def __init__(self, batch: list[_Request], latest: float) -> None:
+        self._batch = batch
+        self._latest = latest
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm(min(r.deadline for r in batch))
+
+    def _arm(self, at: float) -> None:
+        self._timer = asyncio.get_running_loop().call_at(at, self._expire) if at < self._latest else None
+
+    def _expire(self) -> None:
+        now = asyncio.get_running_loop().time()
+        waiting = []
+        for request in self._batch:
+            if request.future.done():
+                continue
+            if request.deadline <= now:
+                request.future.set_exception(TimeoutError())
+            else:
+                waiting.append(request.deadline)
+        if waiting:
+            self._arm(min(waiting))
+        else:
+            self._timer = None
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _settle(future: asyncio.Future[Any], reply: Any) -> None:
@@ -606,6 +644,8 @@ class Connection:
     def __init__(self, clients: connections.SharedClients, target: Target) -> None:
         self._clients = clients
         self.target = target
+        # Digested once at the build (a standby builds its triggers ahead), not at the first read.
+        self._key = target.key
         self._lease: connections.Lease[Handle] | None = None
 
     async def handle(self) -> Handle:
@@ -619,7 +659,7 @@ class Connection:
                 await handle.aclose()
 
             try:
-                self._lease = await self._clients.acquire(target.key, open_client, close_client)
+                self._lease = await self._clients.acquire(self._key, open_client, close_client)
             except base.ScalerError:
                 raise
             except Exception as error:
@@ -681,9 +721,17 @@ class CountScaler:
     metric: base.MetricSpec
     count: CountSource
     close: Callable[[], Awaitable[None]]
+    hold: Callable[[], Awaitable[object]] | None = None  # takes the shared connection without reading
+    # Whether `count` gives up by the trigger's timeout on its own (the batched client does): the scale
+    # loop then sets no timer of its own around each read.
+    reads_bounded: bool = False
 
     async def read(self) -> base.Reading:
         return base.reading(float(await self.count()), self.metric.activation)
+
+    async def warm(self) -> None:
+        if self.hold is not None:
+            await self.hold()
 
     async def aclose(self) -> None:
         await self.close()

@@ -85,7 +85,9 @@ def length_reader(connection: redis_connections.Connection, list_name: str, time
 def build(p: RedisListParams, inputs: base.TriggerInputs, context: base.BuildContext) -> base.Scaler:
     connection = redis_connections.Connection(context.clients, redis_connections.Target.of(p))
     return redis_connections.CountScaler(
-        metric(p, inputs), length_reader(connection, p.list_name, inputs.timeout), connection.aclose
+        metric(p, inputs), length_reader(connection, p.list_name, inputs.timeout), connection.aclose,
+        hold=connection.handle,  # a standby takes its hold on the shared client before its first read
+        reads_bounded=True,  # the batcher times each read out at its own deadline
     )
 
 

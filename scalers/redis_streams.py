@@ -175,7 +175,8 @@ def count_reader(
 def build(p: RedisStreamParams, inputs: base.TriggerInputs, context: base.BuildContext) -> base.Scaler:
     connection = redis_connections.Connection(context.clients, redis_connections.Target.of(p))
     return redis_connections.CountScaler(
-        metric(p, inputs), count_reader(connection, p, inputs.timeout), connection.aclose
+        metric(p, inputs), count_reader(connection, p, inputs.timeout), connection.aclose,
+        hold=connection.handle,  # a standby takes its hold on the shared client before its first read
     )
 
 

@@ -285,8 +285,14 @@ def failures_engage_fallback(fallback: specs.Fallback | None, failures: int) -> 
 
 def format_time(seconds: float) -> str:
     """RFC 3339 in UTC at second precision, as metav1.Time serializes (`2024-05-01T12:00:00Z`)."""
-    moment = datetime.datetime.fromtimestamp(math.floor(seconds), tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(math.floor(seconds))
+
+
+@functools.lru_cache(maxsize=256)
+def _format_second(second: int) -> str:
+    # Every tick formats "now" (and often a lastActiveTime of the same second): thousands of loops a
+    # second ask for the same few strings.
+    return datetime.datetime.fromtimestamp(second, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> float:

@@ -411,9 +411,11 @@ class Operator:
             runtime.reconciler.on_change(kind, previous, current)
 
     async def _keep_heap(self) -> None:
-        """Settle the heap (`scaler.operator.heap`) once the set of scale loops stops changing, and now and then."""
+        """Collect the young generations every `heap.YOUNG_COLLECTION_SECONDS`; settle the heap
+        (`scaler.operator.heap`) once the set of scale loops stops changing, and now and then."""
         while True:
-            await self._sleep(1.0)
+            await self._sleep(heap.YOUNG_COLLECTION_SECONDS)
+            self.heap.collect_young()
             starts = self.loops.starts if self.loops is not None else 0
             self.heap.observe(starts, self._monotonic())
 

@@ -275,9 +275,11 @@ class DecisionLog:
         per-entry overhead, and each object's preset dictionary)."""
         return self._nbytes
 
-    def record(self, namespace: str, name: str, entry: Mapping[str, Any]) -> None:
+    def record(self, namespace: str, name: str, entry: Mapping[str, Any], *, handed_over: bool = False) -> None:
         """Append one decision for `namespace/name` (redacted), dropping its oldest when over a bound.
 
+        `handed_over`: the caller never changes `entry` (or anything in it) again, so the log keeps it to
+        compare the next decision with instead of a copy (the scale loop builds a new one every tick).
         Raises `TypeError` / `ValueError` from `json.dumps` for an entry that is not JSON-ready (circular)."""
         key = (namespace, name)
         ring = self._rings.get(key)
@@ -291,7 +293,7 @@ class DecisionLog:
         text = redact_json(_dumps(entry))
         if ring.repeated > 1:
             self._seal_run(ring)
-        ring.last = _copy(entry)
+        ring.last = entry if handed_over else _copy(entry)
         if not ring.reference:
             ring.reference = text.encode()[-(1 << _WBITS):]
             self._grow(ring, len(ring.reference))

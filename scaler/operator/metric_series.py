@@ -83,11 +83,13 @@ class ScalarFamily:
         self.spec = spec
         self.cells: dict[Labels, Cell] = {}
 
-    def cell(self, labels: Labels) -> Cell:
-        """The series of these label values, made (at 0) on first use."""
+    def cell(self, labels: Labels, labels_text: str | None = None) -> Cell:
+        """The series of these label values, made (at 0) on first use. `labels_text`: their escaped text
+        (`FamilySpec.labels_text`) when already made for a family with the same label names."""
         found = self.cells.get(labels)
         if found is None:
-            found = self.cells[labels] = Cell(labels, self.spec.prefix(labels))
+            prefix = self.spec.prefix(labels) if labels_text is None else f"{self.spec.sample_name}{labels_text} "
+            found = self.cells[labels] = Cell(labels, prefix)
         return found
 
     def remove(self, labels: Labels) -> None:

@@ -110,3 +110,7 @@ class FamilySpec:
         """The text of a sample line up to its value: `name{labels} ` (the labels escaped, once)."""
         pairs = (*zip(self.labelnames, labels, strict=True), *extra)
         return f"{sample_name or self.sample_name}{label_set(pairs)} "
+
+    def labels_text(self, labels: tuple[str, ...]) -> str:
+        """`{labels}` as `prefix` writes them: families with the same label names can share it."""
+        return label_set(zip(self.labelnames, labels, strict=True))

@@ -252,8 +252,11 @@ class OperatorMetrics:
             obj = self._object(namespace, scaled_object)
             scaler = trigger_name or keda_scaler_name(type_text)
             labels = (namespace, metric, scaled_object, scaler, str(trigger_index), RESOURCE_TYPE)
-            found = self._triggers[key] = _Trigger(self._value.cell(labels), self._latency.cell(labels),
-                                                   self._active.cell(labels), self._errors.cell(labels))
+            # The four families share their label names: the labels are escaped once, not four times
+            # (a new leader makes 10,000 triggers' series in its first seconds).
+            text = self._value.spec.labels_text(labels)
+            found = self._triggers[key] = _Trigger(self._value.cell(labels, text), self._latency.cell(labels, text),
+                                                   self._active.cell(labels, text), self._errors.cell(labels, text))
             obj.trigger_keys.append(key)
             obj.trigger_labels.add(labels)
             self._object_errors_cell(namespace, scaled_object)

@@ -11,7 +11,9 @@ on it; checks the target through its `/scale` subresource and records `scaleTarg
 `scaleTargetGVKR` and `originalReplicaCount`; writes `externalMetricNames`, `triggersTypes`,
 `authenticationsTypes`; in HPA mode creates or updates the HPA exactly as `hpa_manifests` builds it
 (and deletes it in direct mode or when renamed); (re)starts the scale loop — restarted only when the
-generation changed — and finally sets `Ready=True`.
+generation changed — and finally sets `Ready=True`. The status fields and `Ready=True` of a ScaledObject
+that gets a new loop are handed to that loop (`scale_loop.StatusUpdate`), whose first tick writes them
+with its own in one status write; with a loop already running they are written here.
 
 `finalize(ctx, body)` runs on deletion: stops the loop, restores `originalReplicaCount` when
 `advanced.restoreToOriginalReplicaCount` asks for it, deletes the HPA.
@@ -219,6 +221,23 @@ async def _fail(
     return Result(outcome, message, body)
 
 
+# More triggers than this are checked in a thread too (32 cron triggers: ~2 ms).
+INLINE_CHECK_MAX_TRIGGERS = 8
+
+
+def _checked_in_a_thread(body: Mapping[str, Any]) -> bool:
+    """Whether the spec check may take long: a scalingModifiers formula (test-run by golem), or many
+    triggers. Read off the raw body, before anything is parsed."""
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping):
+        return False
+    advanced = spec.get("advanced")
+    triggers = spec.get("triggers")
+    return (isinstance(advanced, Mapping) and "scalingModifiers" in advanced) or (
+        isinstance(triggers, Sequence) and len(triggers) > INLINE_CHECK_MAX_TRIGGERS
+    )
+
+
 def _check_crashed(namespace: str, name: str, field: str, error: Exception) -> str:
     # The exception's text may quote a parameter (or a secret): only its type is shown; logged without it.
     logger.warning("ScaledObject %s/%s: checking %s failed with %s", namespace, name, field, type(error).__name__)
@@ -262,10 +281,24 @@ async def _checked(
     ctx: Context, body: Mapping[str, Any], namespace: str, name: str, key: tuple[str, str]
 ) -> Result:
     meta = _meta(body)
+    if (
+        ctx.finalizer
+        and ctx.finalizer not in (meta.get("finalizers") or ())
+        and not meta.get("deletionTimestamp")
+        and not ctx.loops.ctx.leading()
+    ):
+        # A standby cannot write the finalizer this new ScaledObject needs first: it waits (until the
+        # leader has reconciled it, or until the takeover) without checking a spec it would check again.
+        raise kube.NotLeading(f"the finalizer of ScaledObject {namespace}/{name}")
     try:
-        # In a thread: the check is pure, and its costliest part (a formula's test run in golem, up to its
-        # deadline) releases the GIL, so a hostile object does not hold up the other loops (issue 9).
-        spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
+        if _checked_in_a_thread(body):
+            # The check is pure, and its costliest part (a formula's test run in golem, up to its
+            # deadline) releases the GIL, so a hostile object does not hold up the other loops (issue 9).
+            spec, found = await asyncio.to_thread(specs.check_scaled_object, body, default_namespace=namespace)
+        else:
+            # Well under a millisecond, even for the 1.3 MB hostile object: the thread's hand-offs and
+            # the loop waiting for the GIL cost more than the check (10,000 at an operator's start).
+            spec, found = specs.check_scaled_object(body, default_namespace=namespace)
     except Exception as error:  # a bug on hostile input: Ready=False once, not a traceback per retry
         await ctx.loops.stop(key)
         body = await ensure_metadata(ctx, body, label=False)
@@ -363,11 +396,21 @@ async def _checked(
     was_ready = (_condition(body, "Ready") or {}).get("status") == "True"
     if not was_ready:
         conditions.append(READY)
-    body = await patch_status(ctx, body, fields, conditions)
+    if key not in ctx.loops and ctx.loops.ctx.leading():
+        # The loop this starts writes the status with its first tick's: one write per new ScaledObject
+        # (10,000 of them at an operator's first start), not two.
+        update = scale_loop.StatusUpdate(
+            fields, tuple(conditions), defaults=INITIAL_CONDITIONS, if_missing=frozenset({"originalReplicaCount"})
+        )
+        started = await ctx.loops.ensure(spec, body, initial=update)
+        if not started and key in ctx.loops:  # a loop was there after all, and it was handed nothing
+            body = await patch_status(ctx, body, fields, conditions)
+    else:
+        body = await patch_status(ctx, body, fields, conditions)
+        started = await ctx.loops.ensure(spec, body)
     if ctx.metrics is not None:
         with contextlib.suppress(Exception):
             ctx.metrics.paused(namespace, name, False)
-    started = await ctx.loops.ensure(spec, body)
     if started:
         await _event(ctx, body, "Normal", "KEDAScalersStarted", "Started scalers watch")
     if not was_ready:

@@ -70,7 +70,7 @@ def last_active_persist_seconds(spec: specs.ScaledObjectSpec) -> float:
 class DecisionSink(Protocol):
     """Where decisions are recorded (`scaler.operator.decision_log.DecisionLog`)."""
 
-    def record(self, namespace: str, name: str, entry: Mapping[str, Any]) -> None: ...
+    def record(self, namespace: str, name: str, entry: Mapping[str, Any], *, handed_over: bool = False) -> None: ...
 
 
 class Metrics(Protocol):
@@ -154,6 +154,8 @@ class _Built:
     metric: base.MetricSpec | None = None
     scaler: base.Scaler | None = None
     error: str | None = None
+    warmed: bool = False
+    reads_bounded: bool = False  # the scaler says it gives up by the trigger's timeout on its own
 
 
 def _fingerprint(prepared: trigger_checks.Prepared) -> str:
@@ -229,6 +231,7 @@ class Triggers:
             # Scalers get the wall clock: Prometheus is asked "at time=…", cron compares it with schedules.
             context = base.BuildContext(clients=self.ctx.clients, clock=self.ctx.clock)
             built.scaler = resolved.build(prepared.inputs, context)
+            built.reads_bounded = getattr(built.scaler, "reads_bounded", False) is True
         except base.ScalerError as error:
             built.error = prepared.mask(str(error))
         except Exception as error:  # a plugin's bug stays in its own trigger; its text could hold a secret
@@ -240,6 +243,17 @@ class Triggers:
             with contextlib.suppress(Exception):
                 await built.scaler.aclose()
             built.scaler = None
+
+    async def warm(self) -> None:
+        """Warm every built scaler once (`base.warm`): a standby's, so its first tick as leader reads at
+        once. A failure is left for the first read to meet and report."""
+        for built in self._built.values():
+            if built.scaler is None or built.warmed:
+                continue
+            built.warmed = True
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(built.prepared.inputs.timeout):
+                    await base.warm(built.scaler)
 
     async def aclose(self) -> None:
         for built in self._built.values():
@@ -271,8 +285,13 @@ class Triggers:
             return failed(built.error or "the scaler is not built")
         timeout = built.prepared.inputs.timeout
         try:
-            async with asyncio.timeout(timeout):
+            if built.reads_bounded:
+                # The scaler times its read out itself: no second timer per read (10,000 reads at once
+                # when a standby takes the Lease).
                 result = await built.scaler.read()
+            else:
+                async with asyncio.timeout(timeout):
+                    result = await built.scaler.read()
         except TimeoutError:
             return failed(f"{name}: no answer within {timeout:g} s")
         except base.ScalerError as error:
@@ -380,11 +399,38 @@ class TickResult:
     hpa_result: hpa.SyncResult | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class StatusUpdate:
+    """What a reconcile wants in a ScaledObject's status, handed to the loop it starts: that loop's first
+    status write carries it along with the first tick's own fields (one write per new ScaledObject, not
+    two). Compared with the status at the moment of the write, never with the one the reconcile read."""
+
+    fields: Mapping[str, Any]
+    conditions: tuple[decisions.Condition, ...] = ()
+    defaults: tuple[decisions.Condition, ...] = ()  # what a status without conditions starts from
+    if_missing: frozenset[str] = frozenset()  # fields written only where the status has none yet
+
+    def wanted_fields(self, status: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: value
+            for key, value in self.fields.items()
+            if (status.get(key) is None if key in self.if_missing else status.get(key) != value)
+        }
+
+
 class ScaleLoop:
     """The scale loop of one ScaledObject. `run()` ticks until `stop()`; `tick()` is one poll."""
 
-    def __init__(self, spec: specs.ScaledObjectSpec, body: Mapping[str, Any], ctx: LoopContext) -> None:
+    def __init__(
+        self,
+        spec: specs.ScaledObjectSpec,
+        body: Mapping[str, Any],
+        ctx: LoopContext,
+        initial: StatusUpdate | None = None,
+    ) -> None:
         self.ctx = ctx
+        # The starting reconcile's status, until a write carried it (or found it already there).
+        self._initial = initial
         self.spec = spec
         self.generation = (body.get("metadata") or {}).get("generation")
         self.uid = str((body.get("metadata") or {}).get("uid") or "")
@@ -421,6 +467,13 @@ class ScaleLoop:
         self._persisted_at = ctx.monotonic()
         # The lastActiveTime (seconds) last written to status; None: not written by this loop yet.
         self._last_active_saved: float | None = None
+        if self.state.active and self.state.last_active_time is not None:
+            # Saved by the replica before: its refresh falls due within one refresh period, in its second
+            # half, at a point spread by this object's phase — not with every active object's first tick
+            # at once (a takeover or a restart would otherwise send one status write per active object
+            # in the same second, while every loop's first tick is still to run).
+            period = last_active_persist_seconds(spec)
+            self._last_active_saved = ctx.clock() - period * (0.5 - self._phase_fraction() / 2)
         self._body: Mapping[str, Any] = body  # the latest body this loop wrote or was given
 
     def wake(self, ticked: Callable[[], None] | None = None) -> bool:
@@ -464,8 +517,11 @@ class ScaleLoop:
     def phase(self) -> float:
         """Where in its pollingInterval this loop ticks: a stable spread per object, so that loops started
         together (an operator start, a burst of creations) do not all tick in the same instant."""
-        fraction = zlib.crc32(f"{self.spec.namespace}/{self.spec.name}".encode()) / 2**32
-        return fraction * self.spec.polling_interval
+        return self._phase_fraction() * self.spec.polling_interval
+
+    def _phase_fraction(self) -> float:
+        """A stable fraction in [0, 1) per object, for spreading its periodic work."""
+        return zlib.crc32(f"{self.spec.namespace}/{self.spec.name}".encode()) / 2**32
 
     async def run(self) -> None:
         """Tick at once, then every pollingInterval on a fixed schedule (offset by `phase`), until stopped."""
@@ -497,8 +553,12 @@ class ScaleLoop:
                     # A standby keeps its scalers built (and their shared connections), so that its first
                     # tick after taking the Lease reads at once.
                     standing_by = True
+                    # Let go of the body it was made from once the watch has a newer one: a standby would
+                    # otherwise hold two bodies per object, and free them all in the takeover's first second.
+                    self._body = self.latest_body()
                     with contextlib.suppress(Exception):
                         await self.triggers.refresh(self.spec)
+                        await self.triggers.warm()
                 elif standing_by:
                     standing_by = False
                     self._load(self.latest_body())
@@ -511,6 +571,9 @@ class ScaleLoop:
                         raise
                     except Exception:  # one bad tick must not end the loop; the next one tries again
                         logger.exception("%s: the scale loop tick failed", self.spec.ref)
+                        if self._initial is not None:  # the reconcile's status does not wait a whole interval
+                            with contextlib.suppress(Exception):
+                                await self._write_status(None)
                     finally:
                         self._in_tick = False
                         self._between_ticks.set()
@@ -785,15 +848,25 @@ class ScaleLoop:
                 self._replaced.append(_rv(old))
         self._body = after
 
-    def _wanted_status(self, decision: decisions.Decision, status: Mapping[str, Any]) -> dict[str, Any]:
-        wanted: dict[str, Any] = {}
-        updates = decision.conditions.set()
-        hpa_active = self._hpa_active()
-        if hpa_active is not None:
-            updates = (*updates, hpa_active)
-        conditions = merge_conditions(status.get("conditions"), updates)
+    def _wanted_status(self, decision: decisions.Decision | None, status: Mapping[str, Any]) -> dict[str, Any]:
+        """What status must change to: the starting reconcile's update (if still pending) and, with a
+        `decision`, this tick's conditions, activity, health, HPA state and lastActiveTime."""
+        initial = self._initial
+        wanted: dict[str, Any] = initial.wanted_fields(status) if initial is not None else {}
+        updates: tuple[decisions.Condition, ...] = initial.conditions if initial is not None else ()
+        existing = status.get("conditions")
+        if initial is not None and not existing:
+            existing = merge_conditions(None, initial.defaults)
+        if decision is not None:
+            updates = (*updates, *decision.conditions.set())
+            hpa_active = self._hpa_active()
+            if hpa_active is not None:
+                updates = (*updates, hpa_active)
+        conditions = merge_conditions(existing, updates)
         if conditions != status.get("conditions"):
             wanted["conditions"] = conditions
+        if decision is None:
+            return wanted
         state = decision.state.to_status()
         last_active = state.get("lastActiveTime")
         last_active_changed = last_active is not None and last_active != status.get("lastActiveTime")
@@ -835,13 +908,15 @@ class ScaleLoop:
             return None
         return decisions.hpa_active_condition((body.get("status") or {}).get("conditions"))
 
-    async def _write_status(self, decision: decisions.Decision) -> None:
+    async def _write_status(self, decision: decisions.Decision | None) -> None:
+        """Write what `_wanted_status` finds different (None: only the starting reconcile's update)."""
         ctx = self.ctx
         deadline = ctx.monotonic() + ctx.write_deadline
         body = self.latest_body()
         for _ in range(4):
             wanted = self._wanted_status(decision, body.get("status") or {})
             if not wanted:
+                self._initial = None
                 return
             # Conditions are shared with the reconciler: guard them with the resourceVersion they were
             # merged into. The other fields are this loop's alone.
@@ -860,10 +935,11 @@ class ScaleLoop:
                     sleep=ctx.sleep,
                 )
                 self._wrote(body, written)
+                self._initial = None
                 if "ebb" in wanted:
                     self._persisted_hpa = wanted["ebb"]["hpa"]
                     self._persisted_at = ctx.monotonic()
-                if "lastActiveTime" in wanted:
+                if "lastActiveTime" in wanted and decision is not None:
                     self._last_active_saved = decision.state.last_active_time
                 return
             except kube.ApiError as error:
@@ -928,7 +1004,7 @@ class ScaleLoop:
         if result.write_error is not None:
             entry["writeError"] = self._mask(result.write_error)
         try:
-            sink.record(self.spec.namespace, self.spec.name, entry)
+            sink.record(self.spec.namespace, self.spec.name, entry, handed_over=True)  # built for it alone
         except Exception:  # the log is for people; it must not stop scaling
             logger.exception("%s: recording the decision failed", self.spec.ref)
 
@@ -1046,9 +1122,12 @@ class Loops:
             self._locks[key] = lock
         return lock
 
-    async def ensure(self, spec: specs.ScaledObjectSpec, body: Mapping[str, Any]) -> bool:
+    async def ensure(
+        self, spec: specs.ScaledObjectSpec, body: Mapping[str, Any], initial: StatusUpdate | None = None
+    ) -> bool:
         """Run a loop for `spec`: start it, restart it when the generation changed, else hand the running
-        loop the new spec (annotation changes). True when a loop was (re)started."""
+        loop the new spec (annotation changes). True when a loop was (re)started. `initial`: status a
+        started loop writes with its first tick's; when no loop starts it is not written here."""
         key = (spec.namespace, spec.name)
         meta = body.get("metadata") or {}
         generation = meta.get("generation")
@@ -1064,7 +1143,7 @@ class Loops:
                 return False
             if running is not None:
                 await self._stop(key)
-            loop = ScaleLoop(spec, body, self.ctx)
+            loop = ScaleLoop(spec, body, self.ctx, initial)
             task = asyncio.create_task(loop.run(), name=f"scale-loop {spec.namespace}/{spec.name}")
             self._running[key] = _Running(loop, task)
             self.starts += 1

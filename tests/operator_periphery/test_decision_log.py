@@ -320,3 +320,13 @@ def test_a_caller_changing_its_dict_after_recording_does_not_make_a_false_repeat
     reused["triggers"][0]["value"] = 9.0
     log.record("default", "orders", reused)
     assert [(e["replicas"], e["triggers"][0]["value"]) for e in log.entries("default", "orders")] == [(0, 0.0), (5, 9.0)]
+
+
+def test_an_entry_handed_over_is_kept_as_given_and_still_compared() -> None:
+    log = decision_log.DecisionLog()
+    first = tick(0)
+    log.record("default", "orders", first, handed_over=True)
+    log.record("default", "orders", tick(0) | {"time": "later"}, handed_over=True)  # the same decision again
+    log.record("default", "orders", tick(0) | {"replicas": 5}, handed_over=True)
+    entries = log.entries("default", "orders")
+    assert [(e["replicas"], e.get("repeated")) for e in entries] == [(0, 2), (5, None)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,7 +258,8 @@ async def test_concurrent_scrapes_share_one_rendering(max_age: float) -> None:
 
 
 @pytest.mark.parametrize("max_age", [0.0, 5.0], ids=["no-cache", "cached"])
-async def test_a_sliced_rendering_yields_to_the_loop_and_is_shared(max_age: float) -> None:
+async def test_a_sliced_rendering_yields_to_the_loop_and_is_shared(max_age: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_server, "RENDER_SLICE_SECONDS", 0.0)  # a yield after every slice
     metrics = operator_metrics.OperatorMetrics()
     for i in range(2 * metric_series.LINES_PER_SLICE):
         metrics.paused("default", f"orders-{i}", False)
@@ -288,3 +289,36 @@ async def test_a_sliced_rendering_yields_to_the_loop_and_is_shared(max_age: floa
 def test_a_negative_metrics_window_is_refused(max_age: float) -> None:
     with pytest.raises(ValueError, match="metrics cache max_age: expected seconds >= 0"):
         http_server.CachedExposition(prometheus_client.CollectorRegistry(), max_age=max_age)
+
+
+@pytest.mark.parametrize(("turn_seconds", "yields"), [
+    # Each slice takes 1 ms: a yield after every 2 ms of rendering, 40 slices → 20 yields.
+    pytest.param(0.0, 20, id="a-calm-loop"),
+    # A turn of the loop takes 400 ms (a takeover's first ticks): 5 % of that, 20 ms, between yields.
+    pytest.param(0.4, 2, id="behind-a-burst-of-ticks"),
+])
+async def test_a_rendering_behind_a_burst_of_ready_tasks_yields_less_often(turn_seconds: float, yields: int) -> None:
+    """Each yield waits for every task already ready; behind a burst the rendering runs for
+    `RENDER_SHARE` of that wait between yields, so a scrape answers in a few turns, not dozens."""
+    now = [0.0]
+
+    class Slices:
+        def exposition_slices(self) -> Iterator[str]:
+            for n in range(40):
+                now[0] += 0.001  # the slice's rendering
+                yield f"line {n}\n"
+
+    async def others() -> None:
+        while True:
+            now[0] += turn_seconds  # everything else that was ready
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(others())
+    exposition = http_server.CachedExposition(Slices(), timer=lambda: now[0])
+    try:
+        assert await exposition.get() == "".join(f"line {n}\n" for n in range(40)).encode()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert exposition.yields == yields

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,3 +169,24 @@ def test_a_standby_tries_again_what_it_could_not_write_once_the_leader_reconcile
     before: dict[str, Any], after: dict[str, Any], retried: bool
 ) -> None:
     assert handlers._ready_changed(before, after) is retried
+
+
+async def test_a_takeover_says_when_the_objects_its_standby_could_not_write_were_reconciled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime: Any = None  # the queue alone: no worker runs
+    reconciler = handlers.Reconciler(runtime, first_delay=1.0)
+    deferred = [("default", f"orders-{n}") for n in range(3)]
+    reconciler._deferred.update(deferred)
+    assert reconciler.take_over() == 3
+    with caplog.at_level(logging.INFO, logger="ebb.handlers"):
+        for key in deferred[:2]:
+            reconciler._after_take_over(key)
+        assert "could not write" not in caplog.text
+        reconciler._after_take_over(("default", "someone-else"))
+        assert "could not write" not in caplog.text
+        reconciler._after_take_over(deferred[2])
+        reconciler._after_take_over(deferred[2])  # said once
+    lines = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("the 3 ScaledObjects the standby could not write were reconciled ")
+    await reconciler.stop()

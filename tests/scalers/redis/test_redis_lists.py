@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -430,3 +432,38 @@ async def test_an_unreachable_address_with_credentials_in_it_is_masked() -> None
 )
 def test_masking(text: str, secrets: list[str], expected: str) -> None:
     assert url_masking.mask(text, secrets) == expected
+
+
+async def test_reads_sharing_one_pipeline_each_keep_their_own_timeout(redis_server: object, db: redis.Redis) -> None:
+    """Two triggers on one server, one with a 0.3 s timeout and one with 5 s, read in the same pipeline
+    while the server stalls for 1.5 s: the short one fails at its own deadline, not the batch's last one,
+    and the long one gets its answer."""
+    db.rpush("slow", 1, 2, 3)
+    clients = connections.SharedClients()
+    address = {"listName": "slow", "address": _address(redis_server), "databaseIndex": "3"}
+    short = h.build(REDIS, h.inputs(address, timeout=0.3), clients)
+    patient = h.build(REDIS, h.inputs(address, timeout=5.0), clients)
+    try:
+        await asyncio.gather(short.read(), patient.read())  # the script is loaded; both hold the client
+        (key,) = list(clients._entries)
+        batcher = clients._entries[key].client.batcher
+        before = batcher.flushes
+        db.execute_command("CLIENT", "PAUSE", 1500)
+        began = time.monotonic()
+
+        async def timed(read: Any) -> tuple[Any, float]:
+            try:
+                return await read, time.monotonic() - began
+            except base.SourceError as error:
+                return error, time.monotonic() - began
+
+        (short_result, short_took), (patient_result, patient_took) = await asyncio.gather(
+            timed(short.read()), timed(patient.read())
+        )
+        assert batcher.flushes == before + 1, "the two reads were not one pipeline"
+        assert isinstance(short_result, base.SourceError) and "no answer within 0.3s" in str(short_result), short_result
+        assert short_took < 1.0, short_took
+        assert patient_result == base.Reading(3.0, True) and patient_took >= 1.2, (patient_result, patient_took)
+    finally:
+        await short.aclose()
+        await patient.aclose()
