@@ -20,11 +20,12 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from redis import exceptions as redis_exceptions
@@ -304,7 +305,9 @@ class Command:
     script: str | None = None
 
 
+@functools.lru_cache(maxsize=64)
 def _sha(script: str) -> str:
+    # A few scripts, asked for by every read a flush merges: digested once each.
     return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -326,6 +329,8 @@ class KeyedScript:
 
 # Keys per merged script call: large enough to make one call of a round, small enough to keep a call short.
 MAX_KEYS_PER_CALL = 5000
+# Readers answered per turn of the event loop when a flush's replies come back.
+SETTLE_CHUNK = 500
 
 
 @dataclasses.dataclass
@@ -429,19 +434,20 @@ class Batcher:
             return
         finally:
             sweep.cancel()
-        for unit, reply in zip(units, replies, strict=True):
-            if not unit.merged:
-                _settle(unit.requests[0].future, reply)
-            elif (
-                isinstance(reply, BaseException)
-                or not isinstance(reply, list)
-                or len(reply) != len(unit.requests)
-            ):
-                for request in unit.requests:
-                    _settle(request.future, _copy(reply) if isinstance(reply, BaseException) else _bad(reply))
-            else:
-                for request, element in zip(unit.requests, reply, strict=True):
-                    _settle(request.future, element)
+        outcomes = list(_outcomes(units, replies))
+        # Handed out SETTLE_CHUNK at a time: every reader answered wakes up in the next turn of the loop,
+        # and 10,000 at once (a takeover's first ticks) would hold everything else (a lease renewal, a
+        # scrape, a reconcile) for seconds behind them.
+        for start in range(0, len(outcomes), SETTLE_CHUNK):
+            if start:
+                try:
+                    await asyncio.sleep(0)
+                except BaseException as error:
+                    for future, _ in outcomes[start:]:
+                        _settle(future, _copy(error))
+                    raise
+            for future, outcome in outcomes[start : start + SETTLE_CHUNK]:
+                _settle(future, outcome)
 
     async def _execute(self, commands: list[Command]) -> list[Any]:
         replies = await self._pipeline(commands)
@@ -472,6 +478,18 @@ class Batcher:
             if not request.future.done():
                 request.future.set_exception(base.SourceError("the redis connection was closed"))
         self._pending = []
+
+
+def _outcomes(units: list[_Unit], replies: list[Any]) -> Iterator[tuple[asyncio.Future[Any], Any]]:
+    """Each request's future with its reply (or the error that stands for it)."""
+    for unit, reply in zip(units, replies, strict=True):
+        if not unit.merged:
+            yield unit.requests[0].future, reply
+        elif isinstance(reply, BaseException) or not isinstance(reply, list) or len(reply) != len(unit.requests):
+            for request in unit.requests:
+                yield request.future, (_copy(reply) if isinstance(reply, BaseException) else _bad(reply))
+        else:
+            yield from ((request.future, element) for request, element in zip(unit.requests, reply, strict=True))
 
 
 class _Sweep:

@@ -112,3 +112,4 @@ async def test_a_standby_loop_holds_its_shared_connection_before_its_first_read(
     finally:
         await loops.stop_all()
     assert len(clients) == 0, "stopping the loop let go of the client"
+

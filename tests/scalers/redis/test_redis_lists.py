@@ -467,3 +467,40 @@ async def test_reads_sharing_one_pipeline_each_keep_their_own_timeout(redis_serv
     finally:
         await short.aclose()
         await patient.aclose()
+
+
+async def test_a_flush_answers_its_readers_a_chunk_per_turn(redis_server: object, db: redis.Redis) -> None:
+    """1,200 readers in one pipeline are answered `SETTLE_CHUNK` per turn of the event loop: another task
+    runs between the chunks instead of waiting behind all 1,200 continuations."""
+    db.rpush("shared", 1, 2)
+    clients = connections.SharedClients()
+    scalers = [
+        h.build(REDIS, h.inputs({"listName": "shared", "address": _address(redis_server), "databaseIndex": "3"}), clients)
+        for _ in range(1200)
+    ]
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.gather(*(s.read() for s in scalers))  # the script loaded, the client open
+        ticker = asyncio.create_task(other_task())
+        answered_at: list[int] = []
+
+        async def read(scaler: Any) -> base.Reading:
+            reading = await scaler.read()
+            answered_at.append(turns)
+            return reading
+
+        readings = await asyncio.gather(*(read(s) for s in scalers))
+        ticker.cancel()
+        assert {r.value for r in readings} == {2.0}
+        assert redis_connections.SETTLE_CHUNK < 1200
+        assert answered_at[-1] - answered_at[0] >= 2, "every reader was answered in the same turn"
+    finally:
+        for scaler in scalers:
+            await scaler.aclose()
