@@ -7,8 +7,9 @@ One tick (keda-semantics §2.2):
 1. resolve the triggers again only if something they are built from changed (`kube.Watched`
    stamps Secret, ConfigMap, (Cluster)TriggerAuthentication and pod-template changes per namespace),
    rebuilding just the triggers whose inputs differ;
-2. read every trigger concurrently, each within its timeout; errors are masked (no resolved secret in
-   any message) and become `decisions.TriggerReading` errors;
+2. read every trigger concurrently, each within its timeout (kept by the scaler itself when it says
+   `reads_bounded`, as the batched Redis client does); errors are masked (no resolved secret in any
+   message) and become `decisions.TriggerReading` errors;
 3. the target's replicas come from the watched Deployment/StatefulSet (a `/scale` GET only for other
    kinds);
 4. `decisions.decide`; in direct mode, when it writes nothing and the target is above 0, `hpa.sync` on
@@ -17,8 +18,9 @@ One tick (keda-semantics §2.2):
    retries, 429 waits Retry-After, 5xx backs off, all within a deadline; if the fresh read shows other
    replicas than the decision assumed, the tick decides again on them. Nothing outside the
    ScaledObject's bounds is ever written; a write that does not land is decided again next tick;
-6. Events, the status fields that changed (merge patch; conditions guarded by resourceVersion), the
-   decision log and the metrics.
+6. Events, the status fields that changed (merge patch; conditions guarded by resourceVersion) — the
+   first tick also carries the status its starting reconcile handed over (`StatusUpdate`) — the decision
+   log and the metrics.
 
 `Loops` owns the running loops: it starts one per ScaledObject, restarts it only when the generation
 changes, hands annotation-only changes (pause-scale-in/out, force-activation) to the running loop, and
