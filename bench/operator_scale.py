@@ -212,7 +212,7 @@ def scaled_object(name: str, redis_address: str, list_name: str, polling_interva
     }
 
 
-async def create_objects(base_url: str, count: int, redis_address: str, concurrency: int, polling_interval: int) -> float:
+async def create_objects(base_url: str, count: int, redis_address: str, concurrency: int, polling_interval: int = 1) -> float:
     """The namespace, `count` Deployments and `count` ScaledObjects; the seconds it took."""
     began = time.monotonic()
     headers = {"Authorization": "Bearer sandbox"}
