@@ -192,10 +192,8 @@ def reading(raw: float, activation: float) -> Reading:
 SourceFn = Callable[..., Awaitable[Any]]
 
 
-async def warm(scaler: Scaler) -> bool:
-    """Warm `scaler` if it offers to (see `Scaler`); whether it did. Its errors are its own to raise."""
+async def warm(scaler: Scaler) -> None:
+    """Warm `scaler` if it offers to (see `Scaler`). Its errors are its own to raise."""
     warm_up = getattr(scaler, "warm", None)
-    if warm_up is None:
-        return False
-    await warm_up()
-    return True
+    if warm_up is not None:
+        await warm_up()

@@ -175,14 +175,9 @@ async def _patch_status(
 ) -> tuple[Mapping[str, Any], bool]:
     """`patch_status`, and whether it wrote (False: the latest status already said so)."""
     ref = about(body)
+    update = scale_loop.StatusUpdate(fields or {}, tuple(conditions), defaults=INITIAL_CONDITIONS)
     for _ in range(5):
-        status = _status(body)
-        wanted = {k: v for k, v in (fields or {}).items() if status.get(k) != v}
-        if conditions:
-            base = status.get("conditions") or scale_loop.merge_conditions(None, INITIAL_CONDITIONS)
-            merged = scale_loop.merge_conditions(base, conditions)
-            if merged != status.get("conditions"):
-                wanted["conditions"] = merged
+        wanted = update.wanted(_status(body))
         if not wanted:
             return body, False
         rv = str(_meta(body).get("resourceVersion") or "") if "conditions" in wanted else None

@@ -412,12 +412,23 @@ class StatusUpdate:
     defaults: tuple[decisions.Condition, ...] = ()  # what a status without conditions starts from
     if_missing: frozenset[str] = frozenset()  # fields written only where the status has none yet
 
-    def wanted_fields(self, status: Mapping[str, Any]) -> dict[str, Any]:
-        return {
+    def wanted(self, status: Mapping[str, Any], more: Sequence[decisions.Condition] = ()) -> dict[str, Any]:
+        """What `status` must change to: the fields that differ and, when there are conditions to set
+        (these and `more`), the conditions list with them merged in (onto `defaults` if it has none)."""
+        wanted = {
             key: value
             for key, value in self.fields.items()
             if (status.get(key) is None if key in self.if_missing else status.get(key) != value)
         }
+        updates = (*self.conditions, *more)
+        if updates:
+            merged = merge_conditions(status.get("conditions") or merge_conditions(None, self.defaults), updates)
+            if merged != status.get("conditions"):
+                wanted["conditions"] = merged
+        return wanted
+
+
+NO_UPDATE = StatusUpdate({})
 
 
 class ScaleLoop:
@@ -853,22 +864,13 @@ class ScaleLoop:
     def _wanted_status(self, decision: decisions.Decision | None, status: Mapping[str, Any]) -> dict[str, Any]:
         """What status must change to: the starting reconcile's update (if still pending) and, with a
         `decision`, this tick's conditions, activity, health, HPA state and lastActiveTime."""
-        initial = self._initial
-        wanted: dict[str, Any] = initial.wanted_fields(status) if initial is not None else {}
-        updates: tuple[decisions.Condition, ...] = initial.conditions if initial is not None else ()
-        existing = status.get("conditions")
-        if initial is not None and not existing:
-            existing = merge_conditions(None, initial.defaults)
-        if decision is not None:
-            updates = (*updates, *decision.conditions.set())
-            hpa_active = self._hpa_active()
-            if hpa_active is not None:
-                updates = (*updates, hpa_active)
-        conditions = merge_conditions(existing, updates)
-        if conditions != status.get("conditions"):
-            wanted["conditions"] = conditions
         if decision is None:
-            return wanted
+            return (self._initial or NO_UPDATE).wanted(status)
+        updates = decision.conditions.set()
+        hpa_active = self._hpa_active()
+        if hpa_active is not None:
+            updates = (*updates, hpa_active)
+        wanted = (self._initial or NO_UPDATE).wanted(status, updates)
         state = decision.state.to_status()
         last_active = state.get("lastActiveTime")
         last_active_changed = last_active is not None and last_active != status.get("lastActiveTime")

@@ -504,3 +504,26 @@ async def test_a_flush_answers_its_readers_a_chunk_per_turn(redis_server: object
     finally:
         for scaler in scalers:
             await scaler.aclose()
+
+
+async def test_a_stalled_flush_times_its_readers_out_in_deadline_order_and_keeps_the_last_for_itself() -> None:
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    deadlines = [now + 0.01 + 0.03 * (n % 2) + n * 1e-6 for n in range(2000)]  # two groups, all distinct
+    requests = [redis_connections._Request(loop.create_future(), d) for d in deadlines]
+    latest = now + 0.2
+    requests.append(redis_connections._Request(loop.create_future(), latest))
+    sweep = redis_connections._Sweep(list(reversed(requests)), latest)
+    try:
+        await asyncio.sleep(0.025)
+        early = [r for r in requests[:-1] if r.deadline < now + 0.02]
+        assert early and all(r.future.done() and isinstance(r.future.exception(), TimeoutError) for r in early)
+        assert not any(r.future.done() for r in requests[:-1] if r.deadline > now + 0.035)
+        await asyncio.sleep(0.05)
+        assert all(r.future.done() for r in requests[:-1])
+        assert not requests[-1].future.done(), "the flush's own timeout, not the sweep, ends the last reader"
+    finally:
+        sweep.cancel()
+        for r in requests:
+            if r.future.done():
+                r.future.exception()  # retrieved: no "never retrieved" warning
